@@ -1,0 +1,60 @@
+"""flowkit: a plugin-based toolkit for normalizing flows in the NICE family."""
+
+from flowkit.coupling import CouplingTransform, partition_indices
+from flowkit.datasets import Dataset, DatasetInfo, Splits, dequantize, split_indices
+from flowkit.errors import (
+    ConfigurationError,
+    DataError,
+    FlowkitError,
+    FlowkitWarning,
+    InputOutsideDomain,
+    InverseNotAvailable,
+    PluginConflictError,
+    RunFileError,
+    UnknownComponentError,
+)
+from flowkit.flows import Flow
+from flowkit.hookspecs import hookimpl, hookspec
+from flowkit.metrics import bits_per_dim, nats_from_bits_per_dim
+from flowkit.nn import MLP
+from flowkit.pipelines import Pipeline
+from flowkit.plugins import PluginWarning, get_plugin_manager
+from flowkit.priors import Prior
+from flowkit.registry import Registry, load_registry
+from flowkit.transforms import CompositeTransform, InverseTransform, Transform
+from flowkit.version import __version__
+
+__all__ = [
+    "MLP",
+    "CompositeTransform",
+    "ConfigurationError",
+    "CouplingTransform",
+    "DataError",
+    "Dataset",
+    "DatasetInfo",
+    "Flow",
+    "FlowkitError",
+    "FlowkitWarning",
+    "InputOutsideDomain",
+    "InverseNotAvailable",
+    "InverseTransform",
+    "Pipeline",
+    "PluginConflictError",
+    "PluginWarning",
+    "Prior",
+    "Registry",
+    "RunFileError",
+    "Splits",
+    "Transform",
+    "UnknownComponentError",
+    "__version__",
+    "bits_per_dim",
+    "dequantize",
+    "get_plugin_manager",
+    "hookimpl",
+    "hookspec",
+    "load_registry",
+    "nats_from_bits_per_dim",
+    "partition_indices",
+    "split_indices",
+]

@@ -1,0 +1,138 @@
+"""The ``flowkit`` command line: a Click group whose commands come from flowkit and plugins.
+
+Every :class:`flowkit.FlowkitError` raised by a command becomes one line on stderr and exit
+status 2. Plugins add commands through the ``flowkit_register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+import click
+
+from flowkit.errors import FlowkitError, FlowkitWarning
+from flowkit.plugins import PluginWarning
+from flowkit.registry import Registry
+from flowkit.version import __version__
+
+#: Modules of flowkit's own commands; each defines a Click command named ``command``.
+CORE_COMMAND_MODULES = (
+    "flowkit.cli.plugins_cmd",
+    "flowkit.cli.run_cmd",
+    "flowkit.cli.eval_cmd",
+    "flowkit.cli.sample_cmd",
+    "flowkit.cli.inpaint_cmd",
+    "flowkit.cli.report_cmd",
+    "flowkit.cli.bench_cmd",
+    "flowkit.cli.new_plugin_cmd",
+)
+
+
+class UserError(click.ClickException):
+    """A FlowkitError shown as one line, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def _show_plugin_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, FlowkitWarning):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
+class FlowkitGroup(click.Group):
+    """Loads core commands lazily and plugin commands on demand; maps errors to exit 2."""
+
+    def _core_commands(self) -> dict[str, click.Command]:
+        if not hasattr(self, "_core"):
+            self._core = {}
+            for module_name in CORE_COMMAND_MODULES:
+                try:
+                    module = importlib.import_module(module_name)
+                except ModuleNotFoundError as err:
+                    if err.name != module_name:
+                        raise
+                    continue
+                self._core[module.command.name] = module.command
+        return self._core
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        holder = click.Group()
+        try:
+            get_registry(ctx).plugin_manager.hook.flowkit_register_commands(cli=holder)
+        except FlowkitError:
+            raise
+        except Exception as err:  # a broken plugin must not take the CLI down
+            warnings.warn(f"a plugin failed in flowkit_register_commands: {err}", PluginWarning)
+        return dict(holder.commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(self._core_commands()) | set(self.commands)
+        try:
+            names |= set(self._plugin_commands(ctx))
+        except FlowkitError:
+            pass
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = self.commands.get(name) or self._core_commands().get(name)
+        if command is None:
+            command = self._plugin_commands(ctx).get(name)
+        return command
+
+    def main(self, *args, **kwargs):
+        warnings.showwarning = _show_plugin_warning
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            warnings.showwarning = _default_showwarning
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except FlowkitError as err:
+            raise UserError(str(err)) from err
+
+
+def get_registry(ctx: click.Context | None = None) -> Registry:
+    """The registry for this command line (loaded once, honouring ``-p``)."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    if "flowkit.registry" not in root.meta:
+        specs = root.params.get("plugin") or ()
+        blocked = [s[3:] for s in specs if s.startswith("no:")]
+        extra = [s for s in specs if not s.startswith("no:")]
+        from flowkit.registry import load_registry
+
+        root.meta["flowkit.registry"] = load_registry(blocked=blocked, plugins=extra)
+    return root.meta["flowkit.registry"]
+
+
+@click.group(cls=FlowkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowkit")
+@click.option(
+    "-p",
+    "plugin",
+    multiple=True,
+    metavar="NAME",
+    help="Load plugin module NAME, or block plugin NAME with `-p no:NAME` "
+    "(also FLOWKIT_DISABLE_PLUGINS=a,b).",
+)
+def cli(plugin: tuple[str, ...]) -> None:
+    """flowkit: normalizing flows of the NICE family, built from plugins."""
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    sys.exit(cli.main(prog_name="flowkit"))
+
+
+__all__ = ["UserError", "cli", "get_registry", "main"]

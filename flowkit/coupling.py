@@ -1,0 +1,138 @@
+"""The general coupling layer of NICE (section 3.2), split by index.
+
+``y1 = x1``, ``y2 = g(x2; m(x1))``: the inputs are split into a conditioning part ``x1`` and a
+transformed part ``x2`` by index buffers (never by multiplying with masks, which doubles the
+work of the conditioner's first and last layers). A coupling *law* ``g`` is a subclass that
+implements :meth:`CouplingTransform._transform` and :meth:`CouplingTransform._inverse_transform`;
+the Jacobian is block-triangular, so ``log|det| = log|det dg/dx2|``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from flowkit.errors import ConfigurationError
+from flowkit.nn import MLP
+from flowkit.transforms import Transform
+
+PARTITIONS = ("interleaved", "halves")
+
+
+def partition_indices(features: int, partition: str, parity: int) -> tuple[Tensor, Tensor]:
+    """Indices of the conditioning and transformed parts.
+
+    ``interleaved`` is the paper's odd/even split; ``halves`` splits into first and second half.
+    ``parity`` (0 or 1) swaps the roles, so consecutive layers alternate (NICE section 3.4).
+    """
+    if features < 2:
+        raise ConfigurationError(f"a coupling layer needs at least 2 dimensions, got {features}")
+    if partition not in PARTITIONS:
+        raise ConfigurationError(
+            f"unknown partition {partition!r}; choose from {', '.join(PARTITIONS)}"
+        )
+    index = torch.arange(features)
+    if partition == "interleaved":
+        first, second = index[0::2], index[1::2]
+    else:
+        half = (features + 1) // 2
+        first, second = index[:half], index[half:]
+    return (first, second) if parity % 2 == 0 else (second, first)
+
+
+class CouplingTransform(Transform):
+    """Base class of coupling layers; subclasses define the coupling law.
+
+    :param features: dimension of the inputs.
+    :param hidden: width of the conditioner MLP's hidden layers (paper: 1000).
+    :param depth: number of hidden layers (paper: 5).
+    :param partition: ``interleaved`` (odd/even, the paper's) or ``halves``.
+    :param parity: 0 or 1; which part conditions. Alternate it between consecutive layers.
+    :param activation: hidden activation of the MLP (paper: ``relu``).
+    :param zero_init: start as the identity by zeroing the MLP's last layer.
+    :param context_features: width of an optional context appended to the MLP's input.
+
+    Subclasses set :attr:`params_per_dim` (how many conditioner outputs each transformed
+    dimension needs) and implement ``_transform``/``_inverse_transform`` on the transformed part.
+    """
+
+    params_per_dim: ClassVar[int] = 1
+    contract_examples: ClassVar[list[dict[str, Any]]] = [
+        {"hidden": 16, "depth": 2},
+        {"hidden": 16, "depth": 1, "partition": "halves", "parity": 1},
+    ]
+
+    def __init__(
+        self,
+        features: int,
+        *,
+        hidden: int = 1000,
+        depth: int = 5,
+        partition: str = "interleaved",
+        parity: int = 0,
+        activation: str = "relu",
+        zero_init: bool = True,
+        context_features: int = 0,
+    ) -> None:
+        super().__init__(features)
+        identity, transformed = partition_indices(self.features, partition, parity)
+        self.partition, self.parity = partition, parity % 2
+        self.context_features = context_features
+        self.register_buffer("identity_index", identity)
+        self.register_buffer("transform_index", transformed)
+        self.register_buffer("output_order", torch.argsort(torch.cat([identity, transformed])))
+        self.net = MLP(
+            len(identity) + context_features,
+            len(transformed) * self.params_per_dim,
+            hidden=hidden,
+            depth=depth,
+            activation=activation,
+            zero_init_output=zero_init,
+        )
+
+    @property
+    def transform_features(self) -> int:
+        return len(self.transform_index)
+
+    def _conditioner(self, x1: Tensor, context: Tensor | None) -> Tensor:
+        if self.context_features:
+            if context is None:
+                raise ConfigurationError(f"{type(self).__name__} was built to need a context")
+            x1 = torch.cat([x1, context], dim=1)
+        return self.net(x1)
+
+    def _split_params(self, params: Tensor) -> tuple[Tensor, ...]:
+        """Split the conditioner output into ``params_per_dim`` tensors of shape [B, |x2|]."""
+        return params.split(self.transform_features, dim=1)
+
+    def _couple(self, inputs: Tensor, context: Tensor | None, inverse: bool) -> tuple[Tensor, Tensor]:
+        self.check_inputs(inputs)
+        x1 = inputs.index_select(1, self.identity_index)
+        x2 = inputs.index_select(1, self.transform_index)
+        params = self._conditioner(x1, context)
+        law = self._inverse_transform if inverse else self._transform
+        y2, logabsdet = law(x2, params)
+        outputs = torch.cat([x1, y2], dim=1).index_select(1, self.output_order)
+        return outputs, logabsdet
+
+    def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self._couple(inputs, context, inverse=False)
+
+    def inverse(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self._couple(inputs, context, inverse=True)
+
+    def _transform(self, x2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
+        """``g(x2; params)`` and ``log|det dg/dx2|`` (shape [batch])."""
+        raise NotImplementedError
+
+    def _inverse_transform(self, y2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
+        """``g^-1(y2; params)`` and its log|det| (the negation of the forward one)."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}, partition={self.partition!r}, parity={self.parity}"
+
+
+__all__ = ["PARTITIONS", "CouplingTransform", "partition_indices"]

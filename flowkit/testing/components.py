@@ -1,0 +1,97 @@
+"""Run the contract checks over registered components, by kind.
+
+:func:`component_checks` lists one :class:`ComponentCheck` per (component, constructor example,
+check); ``pytest.mark.parametrize`` over it checks a whole registry, and a new component is
+checked as soon as its plugin registers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from flowkit.registry import Registry
+from flowkit.testing.dataset_checks import iter_dataset_checks
+from flowkit.testing.prior_checks import iter_prior_checks
+from flowkit.testing.transform_checks import ContractError, iter_transform_checks
+
+TRANSFORM_KINDS = ("coupling", "permutation", "scaling", "whitening", "transform")
+#: Dimension the transform checks run at: even, small, enough for interleaved/halves partitions.
+CHECK_FEATURES = 6
+
+
+@dataclass(frozen=True)
+class ComponentCheck:
+    """One contract check of one registered component with one set of constructor options."""
+
+    kind: str
+    name: str
+    options: dict[str, Any]
+    check: str
+    run: Callable[[], None]
+
+    @property
+    def id(self) -> str:
+        opts = ",".join(f"{k}={v}" for k, v in self.options.items())
+        return f"{self.kind}:{self.name}[{opts}]:{self.check}"
+
+    def __call__(self) -> None:
+        try:
+            self.run()
+        except ContractError as err:
+            raise ContractError(f"{self.id}: {err}") from None
+
+
+def _pipeline_transform_factory(registry: Registry, component: type, options: dict) -> Callable:
+    def make():
+        pipeline = component()
+        return pipeline.build(registry, CHECK_FEATURES, pipeline.resolve(**options)).transform
+
+    return make
+
+
+def checks_for(
+    kind: str, component: type, registry: Registry | None = None, features: int = CHECK_FEATURES
+) -> Iterator[ComponentCheck]:
+    """Every check of one component class, for each of its ``contract_examples``."""
+    for options in getattr(component, "contract_examples", None) or [{}]:
+        options = dict(options)
+        if kind in TRANSFORM_KINDS:
+            make = lambda component=component, options=options: component(features, **options)  # noqa: E731
+            pairs = iter_transform_checks(make, features)
+        elif kind == "prior":
+            make = lambda component=component, options=options: component(features, **options)  # noqa: E731
+            pairs = iter_prior_checks(make, features)
+        elif kind == "dataset":
+            make = lambda component=component, options=options, **kw: component(**{**options, **kw})  # noqa: E731
+            pairs = iter_dataset_checks(make)
+        elif kind == "pipeline":
+            if registry is None:
+                raise ValueError("checking a pipeline needs the registry it builds from")
+            pairs = iter_transform_checks(
+                _pipeline_transform_factory(registry, component, options), features
+            )
+        else:
+            continue
+        for check_name, run in pairs:
+            yield ComponentCheck(kind, component.name, options, check_name, run)
+
+
+def component_checks(registry: Registry, kinds: Iterable[str] | None = None) -> list[ComponentCheck]:
+    """Every check of every registered component (optionally only some kinds)."""
+    wanted = set(kinds) if kinds is not None else None
+    checks: list[ComponentCheck] = []
+    for entry in registry:
+        if wanted is None or entry.kind in wanted:
+            checks.extend(checks_for(entry.kind, entry.component, registry))
+    return checks
+
+
+def check_component(kind: str, component: type, registry: Registry | None = None) -> None:
+    """Run every check of one component class; raises ContractError on the first failure."""
+    with torch.random.fork_rng():
+        for check in checks_for(kind, component, registry):
+            check()

@@ -1,0 +1,122 @@
+"""Transforms: invertible maps that return their log-determinant, in nflows' convention.
+
+``forward(inputs, context=None) -> (outputs, logabsdet)`` maps data to noise (the NICE encoder
+``f``); ``inverse`` maps noise back to data (the generator ``f^-1``). ``logabsdet`` has shape
+``[batch]`` and is ``log|det df/dx|`` at ``inputs`` (for ``inverse``, that of the inverse map).
+
+flowkit's :class:`Transform` *is* an ``nflows.transforms.base.Transform``, so flowkit components
+run inside nflows' own ``Flow`` and ``CompositeTransform``, and the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import torch
+from nflows.transforms import base as nflows_base
+from torch import Tensor, nn
+
+from flowkit.errors import ConfigurationError, DataError
+
+
+class Transform(nflows_base.Transform):
+    """Base class of flowkit transforms.
+
+    Subclasses registered through a plugin set :attr:`name` and accept ``features`` as their
+    first constructor argument. A transform whose parameters are fitted from data (whitening,
+    ActNorm) overrides :meth:`_initialize`; its ``initialized`` flag is a buffer, so it survives a
+    state_dict round trip and a loaded model is never re-initialised.
+    """
+
+    #: Registry name (what users type on the command line).
+    name: ClassVar[str] = ""
+    #: Constructor keyword sets the contract kit checks besides the defaults.
+    contract_examples: ClassVar[list[dict[str, Any]]] = [{}]
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.features = check_features(features)
+
+    # ---- data-dependent initialisation ---------------------------------------------------------
+    @property
+    def needs_initialization(self) -> bool:
+        """True while a data-dependent transform has not been fitted yet."""
+        flag = getattr(self, "initialized", None)
+        return flag is not None and not bool(flag)
+
+    def enable_data_initialization(self) -> None:
+        """Declare that this transform is fitted from data; call in ``__init__``."""
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @torch.no_grad()
+    def initialize(self, inputs: Tensor) -> None:
+        """Fit data-dependent parameters on a batch of training data (a no-op for most)."""
+        if getattr(self, "initialized", None) is None:
+            return
+        self._initialize(inputs)
+        self.initialized.fill_(True)
+
+    def _initialize(self, inputs: Tensor) -> None:
+        raise NotImplementedError
+
+    def check_inputs(self, inputs: Tensor) -> None:
+        """Raise a clear error for inputs of the wrong shape."""
+        if inputs.dim() != 2 or inputs.shape[1] != self.features:
+            raise DataError(
+                f"{type(self).__name__} expects inputs of shape [batch, {self.features}], "
+                f"got {list(inputs.shape)}"
+            )
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}"
+
+
+def check_features(features: Any) -> int:
+    """Accept any positive integer (numpy integers too, unlike nflows' ``isinstance(x, int)``)."""
+    try:
+        value = int(features)
+    except (TypeError, ValueError):
+        value = -1
+    if value != features or value < 1:
+        raise ConfigurationError(f"features must be a positive integer, got {features!r}")
+    return value
+
+
+class CompositeTransform(nflows_base.CompositeTransform):
+    """Applies transforms in order; ``inverse`` applies their inverses in reverse order.
+
+    Adds :meth:`initialize`, which fits each data-dependent layer on the data as transformed by
+    the layers before it.
+    """
+
+    def __init__(self, transforms: Iterable[nn.Module]) -> None:
+        super().__init__(list(transforms))
+
+    def __len__(self) -> int:
+        return len(self._transforms)
+
+    def __getitem__(self, index: int) -> nn.Module:
+        return self._transforms[index]
+
+    def __iter__(self):
+        return iter(self._transforms)
+
+    @property
+    def needs_initialization(self) -> bool:
+        return any(getattr(t, "needs_initialization", False) for t in self._transforms)
+
+    @torch.no_grad()
+    def initialize(self, inputs: Tensor) -> None:
+        outputs = inputs
+        for transform in self._transforms:
+            if getattr(transform, "needs_initialization", False):
+                transform.initialize(outputs)
+            outputs, _ = transform(outputs)
+
+
+class InverseTransform(nflows_base.InverseTransform):
+    """Swaps ``forward`` and ``inverse`` of a transform."""
+
+
+__all__ = ["CompositeTransform", "InverseTransform", "Transform", "check_features"]

@@ -1,0 +1,84 @@
+"""The ``nice`` pipeline: NICE's architecture (Dinh et al. 2014, sections 3-5).
+
+``[whitening] -> ([permutation] -> coupling) x layers -> scaling``, with a factorised prior. The
+couplings alternate which half conditions (parity 0, 1, 0, ...), so that with 3 or more layers
+every dimension influences every other (section 3.4).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from flowkit import CompositeTransform, ConfigurationError, Flow, FlowkitWarning, Pipeline, hookimpl
+
+
+class NicePipeline(Pipeline):
+    """NICE with the paper's MNIST defaults: 4 additive couplings, MLP 5 x 1000, logistic prior."""
+
+    name = "nice"
+    description = "NICE: coupling layers, a diagonal scaling layer and a factorised prior"
+    defaults: dict[str, Any] = {
+        "coupling": "additive",
+        "layers": 4,
+        "hidden": 1000,
+        "depth": 5,
+        "activation": "relu",
+        "partition": "interleaved",
+        "permutation": "none",
+        "scaling": "diagonal",
+        "whitening": "none",
+        "prior": "logistic",
+        "zero_init": True,
+        "coupling_options": {},
+    }
+    contract_examples = [
+        {"layers": 3, "hidden": 8, "depth": 1},
+        {"layers": 2, "hidden": 8, "depth": 1, "coupling": "affine", "permutation": "reverse",
+         "whitening": "zca", "scaling": "actnorm", "prior": "gaussian"},
+    ]
+
+    def build(self, registry, features: int, config: dict[str, Any]) -> Flow:
+        layers = config["layers"]
+        if not isinstance(layers, int) or layers < 1:
+            raise ConfigurationError(f"layers must be a positive integer, got {layers!r}")
+        if layers < 3:
+            warnings.warn(
+                f"{layers} coupling layer(s): NICE needs at least 3 for every dimension to "
+                "influence every other (section 3.4)",
+                FlowkitWarning,
+                stacklevel=2,
+            )
+        prior = registry.get("prior", config["prior"])(features)
+        coupling = registry.get("coupling", config["coupling"])
+        permutation = (
+            None if config["permutation"] in (None, "none")
+            else registry.get("permutation", config["permutation"])
+        )
+        transforms = []
+        if config["whitening"] not in (None, "none"):
+            transforms.append(registry.get("whitening", config["whitening"])(features))
+        for index in range(layers):
+            if permutation is not None:
+                transforms.append(permutation(features, seed=index))
+            transforms.append(
+                coupling(
+                    features,
+                    hidden=config["hidden"],
+                    depth=config["depth"],
+                    activation=config["activation"],
+                    partition=config["partition"],
+                    parity=index % 2,
+                    zero_init=config["zero_init"],
+                    **dict(config.get("coupling_options") or {}),
+                )
+            )
+        if config["scaling"] not in (None, "none"):
+            scaling = registry.get("scaling", config["scaling"])
+            transforms.append(scaling(features, target_std=prior.stddev))
+        return Flow(CompositeTransform(transforms), prior)
+
+
+@hookimpl
+def flowkit_register_pipelines():
+    return [NicePipeline]
