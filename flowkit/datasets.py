@@ -86,6 +86,9 @@ class Dataset:
         self.options = options
         self.levels: int | None = None
         self.variant: str = "default"
+        #: Facts about the loaded data worth recording with a run (str, int or float values),
+        #: e.g. where the files came from; set by ``_load`` and reported by :meth:`info`.
+        self.extra: dict[str, Any] = {}
         self._splits: Splits | None = None
 
     # ---- subclass API ---------------------------------------------------------------------------
@@ -131,7 +134,18 @@ class Dataset:
             levels=self.levels,
             sizes={k: len(v) for k, v in zip(("train", "validation", "test"), splits)},
             checksum="sha256:" + digest.hexdigest(),
+            extra=dict(self.extra),
         )
+
+    def describe(self) -> str:
+        """One line saying which data is used, e.g. for the CLI to print before training."""
+        info = self.info()
+        total = sum(info.sizes.values())
+        sizes = ", ".join(f"{n} {what}" for what, n in info.sizes.items())
+        quantisation = f"{info.levels} levels" if info.levels is not None else "continuous"
+        shape = "x".join(str(d) for d in info.event_shape)
+        shape = f"{shape} features" if len(info.event_shape) == 1 else shape
+        return f"{info.name} ({info.variant}): {total} examples ({sizes}), {shape}, {quantisation}"
 
     def _check_array(self, array: np.ndarray, what: str) -> None:
         source = f"{self.name} ({self.variant})"

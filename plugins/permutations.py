@@ -113,7 +113,7 @@ class LULinear(Transform):
         d = self.features
         p, lower, upper = scipy.linalg.lu(_random_orthogonal(d, _resolve_seed(seed)))
         diagonal = np.diag(upper)
-        # W = P L U, so (x W^T)_i = (x U^T L^T)_{perm[i]} with perm[i] the column of P's 1 in row i.
+        # W = P L U, so (x W^T)_i = (x U^T L^T)_{perm[i]}, perm[i] = the column of row i's 1 in P.
         self.register_buffer("permutation", torch.from_numpy(p.argmax(axis=1)))
         self.register_buffer("inverse_permutation", torch.argsort(self.permutation))
         self.register_buffer("sign", _floats(np.sign(diagonal)))

@@ -62,6 +62,9 @@ class _DataInitScaling(Transform):
         std = robust_std(inputs, self.min_std, f"the {self.name} scaling")
         return (math.log(self.target_std) - torch.log(std)).to(self.log_scale)
 
+    def _logabsdet(self, inputs: Tensor, sign: float) -> Tensor:
+        return (sign * self.log_scale.sum()).expand(inputs.shape[0]).clone()
+
     def _maybe_initialize(self, inputs: Tensor) -> None:
         # Glow: an unfitted layer fits itself on the first training batch.
         if self.training and self.needs_initialization:
@@ -100,9 +103,6 @@ class DiagonalScaling(_DataInitScaling):
     def spectrum(self) -> Tensor:
         """The scales ``exp(s)`` sorted in decreasing order (paper Fig. 8)."""
         return torch.exp(self.log_scale).sort(descending=True).values
-
-    def _logabsdet(self, inputs: Tensor, sign: float) -> Tensor:
-        return (sign * self.log_scale.sum()).expand(inputs.shape[0]).clone()
 
     def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         self.check_inputs(inputs)
@@ -144,9 +144,6 @@ class ActNorm(_DataInitScaling):
         log_scale = self._log_scale_for(inputs)  # validates the data first
         self.shift.copy_(-inputs.double().mean(dim=0).to(self.shift))
         self.log_scale.copy_(log_scale)
-
-    def _logabsdet(self, inputs: Tensor, sign: float) -> Tensor:
-        return (sign * self.log_scale.sum()).expand(inputs.shape[0]).clone()
 
     def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         self.check_inputs(inputs)

@@ -1,0 +1,109 @@
+"""Output files of the commands that read a run file (``sample``, ``inpaint``, ``report``).
+
+Two rules from the run-pipeline issue: an existing file is never overwritten without
+``--force``, and no half-written file is ever left behind (everything is written to a
+temporary file in the same folder, then moved into place with ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowkit.errors import ConfigurationError
+
+#: Suffixes written as arrays rather than as figures.
+ARRAY_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
+#: Suffixes written as figures (formats of matplotlib's Agg canvas).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def check_new_output(path: str | os.PathLike[str], force: bool) -> Path:
+    """``path`` as a :class:`Path`, after checking it may be written.
+
+    Raises :class:`ConfigurationError` when it exists (and ``force`` is off), names a folder,
+    or lies in a folder that does not exist.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigurationError(f"output {path} is a folder; give a file name")
+    if path.exists() and not force:
+        raise ConfigurationError(f"output {path} already exists; pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise ConfigurationError(f"cannot write {path}: folder {path.parent} does not exist")
+    return path
+
+
+def check_suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in allowed:
+        raise ConfigurationError(
+            f"cannot tell how to write {what} {path.name!r}: use one of {', '.join(allowed)}"
+        )
+    return suffix
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically,
+    on any error (Ctrl-C included) it is removed."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_arrays(
+    path: str | os.PathLike[str],
+    arrays: Mapping[str, np.ndarray],
+    attrs: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``arrays`` atomically by the suffix of ``path``.
+
+    ``.npy`` holds a single array; ``.npz`` holds them all (``attrs`` become 0-d arrays);
+    ``.h5``/``.hdf5`` holds one dataset per array and ``attrs`` as root attributes. Nothing is
+    pickled, so every file loads with ``allow_pickle=False``.
+    """
+    path = Path(path)
+    suffix = check_suffix(path, ARRAY_SUFFIXES, "arrays")
+    attrs = {key: value for key, value in (attrs or {}).items() if value is not None}
+    with atomic_output(path) as temporary:
+        if suffix == ".npy":
+            if len(arrays) != 1:
+                raise ConfigurationError(f"{path.name}: a .npy file holds one array; use .npz or .h5")
+            with open(temporary, "wb") as stream:
+                np.save(stream, next(iter(arrays.values())), allow_pickle=False)
+        elif suffix == ".npz":
+            extra = {key: np.asarray(value) for key, value in attrs.items() if key not in arrays}
+            with open(temporary, "wb") as stream:
+                np.savez_compressed(stream, **arrays, **extra)
+        else:
+            import h5py
+
+            with h5py.File(temporary, "w") as file:
+                for name, array in arrays.items():
+                    file.create_dataset(name, data=np.asarray(array), compression="gzip")
+                for key, value in attrs.items():
+                    file.attrs[key] = value
+    return path
+
+
+__all__ = [
+    "ARRAY_SUFFIXES",
+    "FIGURE_SUFFIXES",
+    "atomic_output",
+    "check_new_output",
+    "check_suffix",
+    "save_arrays",
+]

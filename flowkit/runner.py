@@ -1,0 +1,406 @@
+"""A run from start to finish: data, model, training, evaluation, samples and the run file.
+
+:func:`start_run` and :func:`resume_run` are what ``flowkit run`` calls; they are usable from
+Python as well. Everything that can be wrong with the input is checked before the run file is
+touched, so bad input never writes or changes a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import platform
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+
+from flowkit.config import RunConfig, build_dataset, build_flow, check_components
+from flowkit.datasets import Dataset
+from flowkit.device import describe_device, resolve_device
+from flowkit.errors import ConfigurationError, DataError, FlowkitError, FlowkitWarning
+from flowkit.evaluation import (
+    EVALUATION_SEED,
+    evaluation_mode,
+    fixed_dequantization,
+    module_device,
+)
+from flowkit.metrics import bits_per_dim
+from flowkit.plugins import PluginWarning
+from flowkit.progress import progress_callbacks
+from flowkit.runfile import RunRecord, read_run_record, read_train_state, write_run_file
+from flowkit.topology import Topology, default_topology
+from flowkit.train_state import TrainState
+from flowkit.training import Callback, FitStart, TrainResult, fit
+from flowkit.version import __version__
+
+#: Training options that ``--resume`` may change (they do not change the model or the data).
+RESUMABLE_OVERRIDES = ("epochs", "patience", "max_seconds", "device", "eval_batch_size")
+#: Exit status of an interrupted run (the shell's convention for SIGINT).
+EXIT_INTERRUPTED = 130
+#: Exit status of a run that stopped on a non-finite loss.
+EXIT_FAILED = 1
+
+
+@dataclass
+class RunOutcome:
+    path: Path
+    status: str
+    results: dict[str, Any]
+    train: TrainResult
+
+    @property
+    def exit_code(self) -> int:
+        return {"interrupted": EXIT_INTERRUPTED, "failed": EXIT_FAILED}.get(self.status, 0)
+
+
+Echo = Callable[[str], None]
+
+
+def default_run_path(pipeline: str, directory: str | Path = "runs") -> Path:
+    """``runs/<pipeline>-<local time>.h5``, not colliding with an existing file."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(directory) / f"{pipeline}-{stamp}.h5"
+    counter = 2
+    while path.exists():
+        path = Path(directory) / f"{pipeline}-{stamp}-{counter}.h5"
+        counter += 1
+    return path
+
+
+def check_output(path: Path, force: bool) -> None:
+    if path.is_dir():
+        raise ConfigurationError(f"--out {path} is a directory; give a file name such as run.h5")
+    if path.exists() and not force:
+        raise ConfigurationError(
+            f"{path} already exists; use --force to overwrite it or --resume {path} to continue it"
+        )
+
+
+def start_run(
+    registry,
+    config: RunConfig,
+    out: str | Path,
+    *,
+    force: bool = False,
+    callbacks: Iterable[Callback] = (),
+    progress: str = "auto",
+    checkpoint_seconds: float = 60.0,
+    topology: Topology | None = None,
+    echo: Echo | None = None,
+) -> RunOutcome:
+    """Train ``config`` from scratch and write the run file ``out``."""
+    path = Path(out)
+    config.validate()
+    check_components(registry, config.pipeline, config.pipeline_options)
+    check_output(path, force)
+    resolve_device(config.train.device)
+    dataset = build_dataset(registry, config)
+    splits = dataset.load()
+    config.dataset_options = dict(dataset.options)
+    torch.manual_seed(config.seed)  # the model's initial weights
+    flow = build_flow(registry, config, dataset.features)
+    created = _now()
+    return _execute(
+        registry, config, path, dataset, splits, flow, None, created, callbacks, progress,
+        checkpoint_seconds, topology, echo,
+    )
+
+
+def resume_run(
+    registry,
+    path: str | Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    callbacks: Iterable[Callback] = (),
+    progress: str = "auto",
+    checkpoint_seconds: float = 60.0,
+    topology: Topology | None = None,
+    echo: Echo | None = None,
+) -> RunOutcome:
+    """Continue an interrupted (or killed) run from its last checkpoint, in the same file."""
+    path = Path(path)
+    record = read_run_record(path)
+    if record.status == "completed":
+        raise ConfigurationError(f"{path} is a completed run; there is nothing to resume")
+    state = read_train_state(record)
+    config = record.config
+    for key, value in (overrides or {}).items():
+        if key not in RESUMABLE_OVERRIDES:
+            raise ConfigurationError(
+                f"--resume continues a run with its own configuration; {key} cannot be changed "
+                f"(can be: {', '.join(RESUMABLE_OVERRIDES)})"
+            )
+        setattr(config.train, key, value)
+    config.validate()
+    check_components(registry, config.pipeline, config.pipeline_options)
+    resolve_device(config.train.device)
+    dataset = build_dataset(registry, config)
+    splits = dataset.load()
+    if dataset.info().checksum != record.dataset_info.checksum:
+        raise DataError(
+            f"the {config.dataset} data found now differs from the data {path} was trained on "
+            "(checksum mismatch); cannot resume on other data"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FlowkitWarning)  # "fewer than 3 layers": said at the start
+        flow = build_flow(registry, config, dataset.features)
+    return _execute(
+        registry, config, path, dataset, splits, flow, state, record.created, callbacks,
+        progress, checkpoint_seconds, topology, echo,
+    )
+
+
+def _execute(registry, config, path, dataset, splits, flow, state, created, callbacks, progress,
+             checkpoint_seconds, topology, echo) -> RunOutcome:
+    topology = topology or default_topology()
+    main = topology.is_main_process
+    say = echo if (echo is not None and main) else (lambda _text: None)
+    device = resolve_device(config.train.device)
+    info = dataset.info()
+    environment = collect_environment(registry, config, device, topology)
+    parameters = sum(p.numel() for p in flow.parameters())
+    say(f"data: {_describe(dataset)}")
+    say(f"model: {_describe_model(config)}, {parameters:,} parameters, on "
+        f"{environment['versions']['device']}")
+    say(("continuing " if state is not None else "writing ") + str(path))
+
+    def record(state: TrainState, status: str, results=None, samples=None, spectrum=None,
+               message="") -> RunRecord:
+        return RunRecord(
+            status=status, created=created, updated=_now(), config=config, dataset_info=info,
+            environment=environment, history=state.history, model=state.best_model,
+            checkpoint=None if status == "completed" else state, results=results or {},
+            samples=samples or {}, spectrum=spectrum, message=message,
+        )
+
+    def write(rec: RunRecord) -> None:
+        if main:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_run_file(path, rec)
+
+    checkpointer = _Checkpointer(lambda s: write(record(s, "running")), checkpoint_seconds)
+    all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
+    try:
+        with _sigterm_as_interrupt():
+            result = fit(flow, splits, info.levels, config.train, callbacks=all_callbacks,
+                         state=state, topology=topology)
+    except Exception as err:
+        if checkpointer.latest is not None:
+            with contextlib.suppress(Exception):  # keep the original error in view
+                write(record(checkpointer.latest, "failed",
+                             message=f"{type(err).__name__}: {err}"))
+        raise
+    status = {"interrupted": "interrupted", "non-finite": "failed"}.get(
+        result.stop_reason, "completed"
+    )
+    say(f"stopped: {result.message}")
+    results = _results(result, parameters, device)
+    samples, spectrum = {}, None
+    try:
+        with _sigterm_as_interrupt():
+            results.update(evaluate_split(
+                flow, splits.test, info.levels, config.train.eval_batch_size, topology, "test"
+            ))
+            samples = draw_samples(flow, config, info.event_shape, device)
+            spectrum = scaling_spectrum(flow)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        results["message"] = result.message + "; interrupted again: test evaluation skipped"
+    write(record(result.state, status, results, samples, spectrum, results["message"]))
+    if "test_log_likelihood_nats" in results:
+        say(
+            f"test log-likelihood {results['test_log_likelihood_nats']:.2f} nats/example, "
+            f"{results['test_bits_per_dim']:.4f} bits/dim ({results['test_examples']} examples, "
+            f"model of epoch {results['best_epoch']})"
+        )
+    if main:
+        _notify_finished(registry, path, status, results)
+    return RunOutcome(path, status, results, result)
+
+
+class _Checkpointer(Callback):
+    """Writes the run file at the start and then at most every ``every`` seconds (0: each epoch)."""
+
+    def __init__(self, write: Callable[[TrainState], None], every: float) -> None:
+        self.write, self.every = write, every
+        self.latest: TrainState | None = None
+        self.last_write = -math.inf
+
+    def _save(self, state: TrainState) -> None:
+        self.write(state)
+        self.last_write = time.monotonic()
+
+    def on_train_start(self, start: FitStart) -> None:
+        self.latest = start.state
+        self._save(start.state)
+
+    def on_epoch_end(self, record, state: TrainState) -> None:
+        self.latest = state
+        if time.monotonic() - self.last_write >= self.every:
+            self._save(state)
+
+
+def evaluate_split(flow, values, levels, batch_size: int, topology: Topology | None,
+                   name: str) -> dict[str, Any]:
+    """Mean log-likelihood of a split, exact over processes: ``{name}_log_likelihood_nats``,
+    ``{name}_bits_per_dim``, ``{name}_examples``."""
+    topology = topology or default_topology()
+    inputs = fixed_dequantization(values, levels, EVALUATION_SEED)
+    inputs = inputs[topology.shard(torch.arange(len(inputs)))]
+    device = module_device(flow)
+    total = torch.zeros(2, dtype=torch.float64)
+    with evaluation_mode(flow):
+        for begin in range(0, len(inputs), batch_size):
+            batch = inputs[begin : begin + batch_size].to(device)
+            total[0] += flow.log_prob(batch).double().sum().cpu()
+            total[1] += len(batch)
+    total = topology.all_reduce_sum(total)
+    mean = float(total[0] / total[1])
+    return {
+        f"{name}_log_likelihood_nats": mean,
+        f"{name}_bits_per_dim": bits_per_dim(mean, inputs.shape[1], levels),
+        f"{name}_examples": int(total[1]),
+        "evaluation_seed": EVALUATION_SEED,
+    }
+
+
+def draw_samples(flow, config: RunConfig, event_shape, device) -> dict[float, np.ndarray]:
+    """``config.num_samples`` samples per temperature, seeded by the run's seed."""
+    if config.num_samples == 0:
+        return {}
+    samples = {}
+    devices = [device.index or 0] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), evaluation_mode(flow):
+            torch.manual_seed(config.seed)
+            for temperature in config.sample_temperatures:
+                values = flow.sample(config.num_samples, temperature=temperature)
+                values = values.reshape(config.num_samples, *event_shape)
+                samples[float(temperature)] = values.cpu().numpy().astype(np.float32)
+    except (FlowkitError, NotImplementedError, RuntimeError) as err:
+        warnings.warn(f"no samples stored: the model cannot sample ({err})", FlowkitWarning)
+        return {}
+    return samples
+
+
+def scaling_spectrum(flow) -> np.ndarray | None:
+    """Sorted (decreasing) ``exp(s)`` of the last layer that has ``spectrum()`` (NICE Fig. 8)."""
+    layers = [m for m in flow.transform.modules() if callable(getattr(m, "spectrum", None))]
+    if not layers:
+        return None
+    with torch.no_grad():
+        values = np.asarray(layers[-1].spectrum().detach().cpu(), dtype=np.float64).ravel()
+    return np.sort(values)[::-1].copy()
+
+
+def collect_environment(registry, config: RunConfig, device: torch.device,
+                        topology: Topology | None = None) -> dict[str, Any]:
+    """Versions of everything that can change a run's numbers, and who provided each component."""
+    topology = topology or default_topology()
+    versions = {
+        "flowkit": __version__, "torch": torch.__version__, "numpy": np.__version__,
+        "h5py": h5py.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "device": describe_device(device),
+        "topology": topology.name, "world_size": topology.world_size,
+    }
+    pm = getattr(registry, "plugin_manager", None)
+    plugins = {
+        name: {"module": p.module, "distribution": p.distribution, "version": p.version}
+        for name, p in (pm.plugin_info.items() if pm is not None else [])
+    }
+    components = {}
+    choices = {"pipeline": config.pipeline, "dataset": config.dataset, **config.pipeline_options}
+    for kind, name in choices.items():
+        if isinstance(name, str) and (kind, name) in registry:
+            entry = registry.entry(kind, name)
+            components[kind] = {"name": name, "plugin": entry.plugin,
+                                "distribution": entry.distribution, "version": entry.version}
+    return {"versions": versions, "plugins": plugins, "components": components}
+
+
+def _results(result: TrainResult, parameters: int, device) -> dict[str, Any]:
+    return {
+        "best_epoch": result.best_epoch,
+        "best_valid_log_likelihood_nats": result.best_valid_log_likelihood,
+        "initial_valid_log_likelihood_nats": result.initial_valid_log_likelihood,
+        "epochs_completed": result.epochs_completed,
+        "stop_reason": result.stop_reason,
+        "message": result.message,
+        "train_seconds": result.elapsed_seconds,
+        "parameters": parameters,
+        "optimizer": result.optimizer,
+        "device": str(device),
+    }
+
+
+def _notify_finished(registry, path: Path, status: str, results: dict[str, Any]) -> None:
+    pm = getattr(registry, "plugin_manager", None)
+    if pm is None:
+        return
+    try:
+        pm.hook.flowkit_run_finished(run_file=str(path), status=status, results=dict(results))
+    except Exception as err:  # a tracker plugin must not change the run's outcome
+        warnings.warn(f"a plugin failed in flowkit_run_finished: {type(err).__name__}: {err}",
+                      PluginWarning)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, job schedulers) stops training like Ctrl-C: the file is finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _describe(dataset: Dataset) -> str:
+    describe = getattr(dataset, "describe", None)
+    if callable(describe):
+        return describe()
+    info = dataset.info()
+    return f"{info.name} ({info.variant}): {info.sizes}"
+
+
+def _describe_model(config: RunConfig) -> str:
+    options = config.pipeline_options
+    if {"layers", "coupling"} <= set(options):
+        return f"{config.pipeline}, {options['layers']} {options['coupling']} coupling layer(s)"
+    return config.pipeline
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "RESUMABLE_OVERRIDES",
+    "RunOutcome",
+    "check_output",
+    "collect_environment",
+    "default_run_path",
+    "draw_samples",
+    "evaluate_split",
+    "resume_run",
+    "scaling_spectrum",
+    "start_run",
+]

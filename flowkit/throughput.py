@@ -1,0 +1,169 @@
+"""Measuring speed honestly: throughput of a flow and the matrix-product bound it is held to.
+
+A NICE model's work is almost all matrix products (the coupling MLPs), so its speed is judged
+against the time those products alone take on the same machine, measured in the same run: the
+*matmul bound*. :func:`matmul_bound` replays every ``nn.Linear`` product of one training step
+(forward, input gradient and weight gradient; the first layer needs no input gradient) or of one
+forward pass with plain ``torch.mm`` on preallocated tensors, and returns the examples per second
+that this alone would allow. Throughput divided by it is the fraction of the bound reached.
+
+On a shared or virtual machine, speed drifts by tens of percent within minutes, so compare
+throughputs measured interleaved in one process (:func:`interleaved_rounds`), never numbers
+taken minutes apart.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued kernels (a no-op on the CPU), so that wall-clock times are real."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds_per_call(fn: Callable[[], object], calls: int, device: torch.device | str) -> float:
+    """Mean wall-clock seconds of ``calls`` calls of ``fn`` (after a synchronisation)."""
+    synchronize(device)
+    began = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - began) / calls
+
+
+def linear_shapes(module: nn.Module) -> list[tuple[int, int]]:
+    """``(in_features, out_features)`` of every linear layer of ``module``, in module order.
+
+    Layers are recognised by their attributes, so ``nn.Linear`` and look-alikes (zuko's) count.
+    """
+    return [
+        (int(m.in_features), int(m.out_features))
+        for m in module.modules()
+        if all(hasattr(m, name) for name in ("in_features", "out_features", "weight"))
+    ]
+
+
+def linear_macs(module: nn.Module) -> int:
+    """Multiply-accumulates per example of all linear layers in one pass."""
+    return sum(i * o for i, o in linear_shapes(module))
+
+
+def gemm_replay(
+    shapes: Sequence[tuple[int, int]],
+    batch: int,
+    *,
+    training: bool,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Callable[[], None]:
+    """A function running the matrix products of one pass over layers ``shapes`` at ``batch``.
+
+    Operand layouts are those of ``nn.Linear`` and its backward: ``x @ W^T`` forward,
+    ``g @ W`` for the input gradient, ``g^T @ x`` for the weight gradient.
+    """
+    if not shapes:
+        raise ValueError("the module has no linear layers to bound its speed by")
+    generator = torch.Generator().manual_seed(0)
+    products: list[tuple[Tensor, Tensor, Tensor]] = []
+
+    def operand(*size: int) -> Tensor:
+        return torch.randn(*size, generator=generator).to(device=device, dtype=dtype)
+
+    for index, (fan_in, fan_out) in enumerate(shapes):
+        x, w, y = operand(batch, fan_in), operand(fan_out, fan_in), operand(batch, fan_out)
+        products.append((x, w.t(), y))
+        if training:
+            if index > 0:  # the first layer sees the data, which needs no gradient
+                products.append((y, w, operand(batch, fan_in)))
+            products.append((y.t(), x, operand(fan_out, fan_in)))
+
+    def run() -> None:
+        for a, b, out in products:
+            torch.mm(a, b, out=out)
+
+    return run
+
+
+def matmul_bound(
+    module: nn.Module,
+    batch: int,
+    *,
+    training: bool,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    repeats: int = 3,
+) -> float:
+    """Examples per second that the linear layers' matrix products alone allow.
+
+    The best of ``repeats`` timed replays (after one warm-up), so that the bound is the machine's
+    current best, not a slowed-down sample.
+    """
+    replay = gemm_replay(linear_shapes(module), batch, training=training, device=device,
+                         dtype=dtype)
+    replay()
+    best = min(seconds_per_call(replay, 1, device) for _ in range(max(1, repeats)))
+    return batch / best
+
+
+def matmul_gflops(
+    m: int = 256, k: int = 1000, n: int = 1000, *, device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32, seconds: float = 0.3,
+) -> float:
+    """GFLOP/s of a plain ``(m x k) @ (k x n)`` product (a one-number ceiling of the device)."""
+    a = torch.randn(m, k).to(device=device, dtype=dtype)
+    b = torch.randn(k, n).to(device=device, dtype=dtype)
+    out = torch.empty(m, n, device=device, dtype=dtype)
+    torch.mm(a, b, out=out)
+    calls, began = 0, time.perf_counter()
+    synchronize(device)
+    while time.perf_counter() - began < seconds:
+        for _ in range(4):
+            torch.mm(a, b, out=out)
+        calls += 4
+        synchronize(device)
+    return 2.0 * m * k * n * calls / (time.perf_counter() - began) / 1e9
+
+
+def interleaved_rounds(
+    jobs: dict[str, Callable[[], float]], rounds: int, *, between: Callable[[int], None] | None = None
+) -> dict[str, list[float]]:
+    """Run every job once per round, rotating the order each round; collect each job's values.
+
+    ``between(round)`` runs at the start of each round (e.g. to measure the matmul bound), so
+    that every job's numbers can be compared with quantities measured minutes, not hours, apart.
+    """
+    names = list(jobs)
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        if between is not None:
+            between(index)
+        shift = index % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            values[name].append(jobs[name]())
+    return values
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, NaN for no values."""
+    return statistics.median(values) if values else float("nan")
+
+
+__all__ = [
+    "gemm_replay",
+    "interleaved_rounds",
+    "linear_macs",
+    "linear_shapes",
+    "matmul_bound",
+    "matmul_gflops",
+    "median",
+    "seconds_per_call",
+    "synchronize",
+]
