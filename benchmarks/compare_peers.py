@@ -347,7 +347,7 @@ def write_results(args, device, rows, bounds, check, missing, train_values, infe
                 "format": "flowkit-peer-comparison", "format_version": 1,
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "command": " ".join([os.path.basename(sys.argv[0])] + (sys.argv[1:] or [])),
-                "torch": torch.__version__, "python": platform.python_version(),
+                "torch": str(torch.__version__), "python": platform.python_version(),
                 "device": str(device), "threads": torch.get_num_threads(),
                 "processor": platform.processor() or platform.machine(),
                 "rounds": args.rounds, "steps": args.steps, "batch_size": args.batch_size,

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from flowkit.datasets import dequantize
+from flowkit.metrics import bits_per_dim
+from flowkit.topology import Topology, default_topology
 
 #: Seed of the evaluation noise recorded in run files (validation and test alike).
 EVALUATION_SEED = 0
@@ -112,6 +115,46 @@ def sum_log_likelihood(
     return float(values.sum()), int(values.numel())
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Mean log-likelihood of some data: nats per example, bits per dimension, example count."""
+
+    log_likelihood_nats: float
+    bits_per_dim: float
+    examples: int
+
+    def as_dict(self, prefix: str = "") -> dict[str, float | int]:
+        return {
+            f"{prefix}log_likelihood_nats": self.log_likelihood_nats,
+            f"{prefix}bits_per_dim": self.bits_per_dim,
+            f"{prefix}examples": self.examples,
+        }
+
+
+def evaluate(
+    flow: nn.Module,
+    values: Tensor | np.ndarray,
+    levels: int | None,
+    *,
+    batch_size: int = 1000,
+    seed: int = EVALUATION_SEED,
+    device: torch.device | str | None = None,
+    topology: Topology | None = None,
+) -> Evaluation:
+    """Mean log-likelihood of RAW ``values`` (see :func:`mean_log_likelihood`), exact over the
+    processes of ``topology``: each evaluates its share of rows, the sums are added up."""
+    topology = topology or default_topology()
+    inputs = fixed_dequantization(values, levels, seed)
+    if len(inputs) == 0:
+        raise ValueError("cannot evaluate the log-likelihood of zero examples")
+    features = inputs.shape[1]
+    inputs = inputs[topology.shard(torch.arange(len(inputs)))]
+    total, count = sum_log_likelihood(flow, inputs, batch_size=batch_size, device=device)
+    sums = topology.all_reduce_sum(torch.tensor([total, count], dtype=torch.float64))
+    mean = float(sums[0] / sums[1])
+    return Evaluation(mean, bits_per_dim(mean, features, levels), int(sums[1]))
+
+
 def mean_log_likelihood(
     flow: nn.Module,
     values: Tensor | np.ndarray,
@@ -125,17 +168,18 @@ def mean_log_likelihood(
 
     Quantised data (``levels`` an int) is dequantised with a fixed ``seed``; continuous data
     (``levels=None``) is used as is. Runs in eval mode, without gradients, on ``device``
-    (default: the flow's device; a flow elsewhere is moved there). NaN or infinite results are returned as they are.
+    (default: the flow's device; a flow elsewhere is moved there). NaN or infinite results are
+    returned as they are.
     """
-    inputs = fixed_dequantization(values, levels, seed)
-    if len(inputs) == 0:
-        raise ValueError("cannot evaluate the log-likelihood of zero examples")
-    total, count = sum_log_likelihood(flow, inputs, batch_size=batch_size, device=device)
-    return total / count
+    return evaluate(
+        flow, values, levels, batch_size=batch_size, seed=seed, device=device
+    ).log_likelihood_nats
 
 
 __all__ = [
     "EVALUATION_SEED",
+    "Evaluation",
+    "evaluate",
     "as_rows",
     "evaluation_mode",
     "fixed_dequantization",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,9 +36,10 @@ def save_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     suffix = path.suffix.lstrip(".").lower() or "png"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Not mkstemp: its files are private (0600); this one gets the usual umask permissions.
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with open(temporary, "xb") as stream:
             figure.savefig(stream, format=suffix, bbox_inches="tight")
         os.replace(temporary, path)
     except BaseException:

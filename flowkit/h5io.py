@@ -75,8 +75,10 @@ def from_attr(value: Any) -> Any:
 
 
 def write_attrs(target: h5py.Group | h5py.Dataset, values: Mapping[str, Any]) -> None:
+    """Each value as an attribute; ``None`` values are left out (read them back with ``.get``)."""
     for key, value in values.items():
-        target.attrs[key] = to_attr(value)
+        if value is not None:
+            target.attrs[key] = to_attr(value)
 
 
 def read_attrs(target: h5py.Group | h5py.Dataset) -> dict[str, Any]:

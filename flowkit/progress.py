@@ -16,8 +16,8 @@ PROGRESS_MODES = ("auto", "bar", "lines", "none")
 
 def epoch_summary(record: EpochRecord) -> str:
     return (
-        f"train {record.train_nll:.2f} nats ({record.train_bits_per_dim:.3f} b/d), "
-        f"valid {record.valid_nll:.2f} nats ({record.valid_bits_per_dim:.3f} b/d), "
+        f"train {record.train_nll_nats:.2f} nats ({record.train_bits_per_dim:.3f} b/d), "
+        f"valid {record.valid_nll_nats:.2f} nats ({record.valid_bits_per_dim:.3f} b/d), "
         f"{record.samples_per_second:,.0f} samples/s"
     )
 

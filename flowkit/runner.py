@@ -28,13 +28,7 @@ from flowkit.config import RunConfig, build_dataset, build_flow, check_component
 from flowkit.datasets import Dataset
 from flowkit.device import describe_device, resolve_device
 from flowkit.errors import ConfigurationError, DataError, FlowkitError, FlowkitWarning
-from flowkit.evaluation import (
-    EVALUATION_SEED,
-    evaluation_mode,
-    fixed_dequantization,
-    module_device,
-)
-from flowkit.metrics import bits_per_dim
+from flowkit.evaluation import EVALUATION_SEED, evaluate, evaluation_mode
 from flowkit.plugins import PluginWarning
 from flowkit.progress import progress_callbacks
 from flowkit.runfile import RunRecord, read_run_record, read_train_state, write_run_file
@@ -208,9 +202,9 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     samples, spectrum = {}, None
     try:
         with _sigterm_as_interrupt():
-            results.update(evaluate_split(
-                flow, splits.test, info.levels, config.train.eval_batch_size, topology, "test"
-            ))
+            test = evaluate(flow, splits.test, info.levels, topology=topology,
+                            batch_size=config.train.eval_batch_size)
+            results.update(test.as_dict("test_"), evaluation_seed=EVALUATION_SEED)
             samples = draw_samples(flow, config, info.event_shape, device)
             spectrum = scaling_spectrum(flow)
     except KeyboardInterrupt:
@@ -248,30 +242,6 @@ class _Checkpointer(Callback):
         self.latest = state
         if time.monotonic() - self.last_write >= self.every:
             self._save(state)
-
-
-def evaluate_split(flow, values, levels, batch_size: int, topology: Topology | None,
-                   name: str) -> dict[str, Any]:
-    """Mean log-likelihood of a split, exact over processes: ``{name}_log_likelihood_nats``,
-    ``{name}_bits_per_dim``, ``{name}_examples``."""
-    topology = topology or default_topology()
-    inputs = fixed_dequantization(values, levels, EVALUATION_SEED)
-    inputs = inputs[topology.shard(torch.arange(len(inputs)))]
-    device = module_device(flow)
-    total = torch.zeros(2, dtype=torch.float64)
-    with evaluation_mode(flow):
-        for begin in range(0, len(inputs), batch_size):
-            batch = inputs[begin : begin + batch_size].to(device)
-            total[0] += flow.log_prob(batch).double().sum().cpu()
-            total[1] += len(batch)
-    total = topology.all_reduce_sum(total)
-    mean = float(total[0] / total[1])
-    return {
-        f"{name}_log_likelihood_nats": mean,
-        f"{name}_bits_per_dim": bits_per_dim(mean, inputs.shape[1], levels),
-        f"{name}_examples": int(total[1]),
-        "evaluation_seed": EVALUATION_SEED,
-    }
 
 
 def draw_samples(flow, config: RunConfig, event_shape, device) -> dict[float, np.ndarray]:
@@ -399,7 +369,6 @@ __all__ = [
     "collect_environment",
     "default_run_path",
     "draw_samples",
-    "evaluate_split",
     "resume_run",
     "scaling_spectrum",
     "start_run",

@@ -19,8 +19,8 @@ class EpochRecord:
     examples over the training part of the epoch; ``seconds`` includes validation."""
 
     epoch: int
-    train_nll: float
-    valid_nll: float
+    train_nll_nats: float
+    valid_nll_nats: float
     train_bits_per_dim: float
     valid_bits_per_dim: float
     seconds: float

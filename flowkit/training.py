@@ -257,9 +257,9 @@ def fit(
             )
             trained = time.perf_counter() - began
             totals = topology.all_reduce_sum(torch.tensor([nll_sum, count], dtype=torch.float64))
-            train_nll = float(totals[0] / totals[1])
+            train_nll_nats = float(totals[0] / totals[1])
             valid_ll = _validate(flow, valid_inputs, options, topology) if finite else math.nan
-            if not (finite and math.isfinite(train_nll) and math.isfinite(valid_ll)):
+            if not (finite and math.isfinite(train_nll_nats) and math.isfinite(valid_ll)):
                 stop_reason = "non-finite"
                 message = (
                     f"non-finite loss in epoch {epoch + 1}: training stopped, the model of epoch "
@@ -271,9 +271,9 @@ def fit(
             elapsed += seconds
             record = EpochRecord(
                 epoch=epoch,
-                train_nll=train_nll,
-                valid_nll=-valid_ll,
-                train_bits_per_dim=bits_per_dim(-train_nll, features, levels),
+                train_nll_nats=train_nll_nats,
+                valid_nll_nats=-valid_ll,
+                train_bits_per_dim=bits_per_dim(-train_nll_nats, features, levels),
                 valid_bits_per_dim=bits_per_dim(valid_ll, features, levels),
                 seconds=seconds,
                 samples_per_second=float(totals[1]) / max(trained, 1e-9),

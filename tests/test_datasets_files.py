@@ -169,9 +169,10 @@ def test_missing_file_and_bad_options(file_dataset, tmp_path):
         file_dataset(path="x.npy", size=3)
 
 
-def test_dataset_values_that_name_files():
-    from flowkit_builtins.datasets import looks_like_path, split_spec
+def test_dataset_values_that_name_files(file_dataset):
+    from flowkit_builtins.datasets import split_spec
 
+    looks_like_path = file_dataset.looks_like_path  # what the CLI reaches through the registry
     assert looks_like_path("data.h5:images") and looks_like_path("x.CSV")
     assert looks_like_path("some/dir/data") and looks_like_path(".")
     assert not looks_like_path("mnist") and not looks_like_path("two-moons")

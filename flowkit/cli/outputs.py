@@ -8,7 +8,7 @@ temporary file in the same folder, then moved into place with ``os.replace``).
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,10 +54,10 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically,
     on any error (Ctrl-C included) it is removed."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    # Not mkstemp: its files are private (0600); this one gets the usual umask permissions.
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        yield Path(temporary)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -29,14 +29,18 @@ from flowkit.priors import check_count, check_temperature
 FILES = ("learning_curves.png", "bits_per_dim.png", "samples.png", "spectrum.png")
 
 
-def metric_curves(metrics: dict[str, np.ndarray], suffix: str) -> dict[str, np.ndarray]:
-    """``{"train": ..., "validation": ...}`` from the run's ``train_<suffix>`` and
-    ``valid_<suffix>`` metrics (any other ``*_<suffix>`` metric is drawn too)."""
-    names = {"train": f"train_{suffix}", "validation": f"valid_{suffix}"}
-    curves = {label: metrics[name] for label, name in names.items() if name in metrics}
-    for name, values in sorted(metrics.items()):
-        if name.endswith(f"_{suffix}") and name not in names.values():
-            curves[name[: -len(suffix) - 1]] = values
+def metric_curves(metrics: dict[str, np.ndarray], quantity: str) -> dict[str, np.ndarray]:
+    """The per-epoch metrics whose name contains ``quantity`` (``nll``, ``bits_per_dim``),
+    labelled ``train`` / ``validation`` by their prefix (``train_nll_nats``, ``valid_nll_nats``)
+    and by their own name otherwise."""
+    curves = {}
+    for name, values in sorted(metrics.items(), key=lambda item: not item[0].startswith("train")):
+        if quantity not in name:
+            continue
+        label = "train" if name.startswith("train") else (
+            "validation" if name.startswith("valid") else name
+        )
+        curves[label if label not in curves else name] = np.asarray(values, dtype=np.float64)
     return curves
 
 
@@ -99,7 +103,7 @@ def command(run_file: Path, out_dir: Path, count: int | None, temperature: float
     epochs = run.metrics.get("epoch")
     best_epoch = run.results.get("best_epoch")
     best_epoch = int(best_epoch) if best_epoch is not None and best_epoch > 0 else None
-    valid = np.asarray(run.metrics.get("valid_nll", []), dtype=np.float64)
+    valid = metric_curves(run.metrics, "nll").get("validation", np.array([]))
     if best_epoch is None and np.isfinite(valid).any():  # interrupted: the best epoch so far
         best = int(np.nanargmin(np.where(np.isfinite(valid), valid, np.nan)))
         best_epoch = int(epochs[best]) if epochs is not None and len(epochs) > best else best + 1

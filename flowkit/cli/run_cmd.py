@@ -86,7 +86,7 @@ _positive = click.IntRange(min=1)
               help="Rewrite the run file at most this often during training (0: every epoch).")
 @click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto",
               show_default=True, help="auto: a bar on a terminal, a line per epoch otherwise.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the run file's path (and errors).")
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     """Train PIPELINE (e.g. nice) and write its run file.
@@ -97,8 +97,8 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     """
     registry = get_registry(ctx)
     progress = "none" if options["quiet"] else options["progress"]
-    common = dict(progress=progress, checkpoint_seconds=options["checkpoint_every"],
-                  echo=lambda text: click.echo(text, err=True))
+    echo = None if options["quiet"] else (lambda text: click.echo(text, err=True))
+    common = dict(progress=progress, checkpoint_seconds=options["checkpoint_every"], echo=echo)
     if options["resume"]:
         overrides = _resume_overrides(ctx, pipeline, options)
         outcome = resume_run(registry, options["resume"], overrides=overrides, **common)

@@ -8,10 +8,12 @@ Floating-point data is continuous and is not dequantised, unless ``levels`` is g
 case it must hold whole numbers in ``[0, levels)``. A CSV has no stored type: it is integer data
 when every field is written as an integer (``3``, not ``3.0``).
 
-The CLI maps ``--dataset PATH`` to this dataset when :func:`looks_like_path` says the value
-names a file (an existing path, a known suffix, or a ``/``), i.e.
-``registry.get("dataset", "file")(path=PATH, ...)``. ``PATH`` may carry the array's name:
-``data.h5:images``, ``data.h5:group/images``, ``arrays.npz:x`` (or give ``key=``).
+The CLI maps ``--dataset VALUE`` that is not a registered dataset name to this dataset when
+:func:`looks_like_path` says the value names a file (an existing path, a known suffix, or a
+``/``): ``cls = registry.get("dataset", "file")``, ``cls.looks_like_path(VALUE)``, then
+``cls(path=VALUE, ...)`` (reached through the registry, so the core imports no built-in).
+The path may carry the array's name: ``data.h5:images``, ``data.h5:group/images``,
+``arrays.npz:x`` (or give ``key=``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class FileDataset(Dataset):
         "needs a user's file (option path); its own tests run flowkit.testing.check_dataset "
         "on temporary .npy, .npz, .csv and .h5 files"
     )
+    looks_like_path = staticmethod(looks_like_path)
 
     def __init__(
         self,
