@@ -82,22 +82,39 @@ class RunConfig:
 
 
 def looks_like_path(spec: str) -> bool:
-    return os.sep in spec or "/" in spec or Path(spec).suffix != ""
+    """Whether ``--dataset SPEC`` names a file: an existing path, a suffix, or a separator."""
+    return Path(spec).exists() or os.sep in spec or "/" in spec or Path(spec).suffix != ""
 
 
 def resolve_dataset(registry: Registry, spec: str) -> tuple[str, dict[str, Any]]:
-    """``(dataset name, options)`` for ``--dataset SPEC``: an existing file becomes the ``file``
-    dataset with its absolute path; anything else must be a registered dataset name."""
-    path = Path(spec).expanduser()
-    if path.exists():
-        if path.is_dir():
-            raise DataError(f"--dataset {spec!r} is a directory; give a file, or use --data-dir")
-        registry.get("dataset", FILE_DATASET)
-        return FILE_DATASET, {"path": str(path.resolve())}
-    if spec not in registry.names("dataset") and looks_like_path(spec):
-        raise DataError(f"no such data file: {spec}")
-    registry.get("dataset", spec)  # unknown names: UnknownComponentError with suggestions
+    """``(dataset name, options)`` for ``--dataset SPEC``.
+
+    A registered name is itself. Anything the ``file`` dataset recognises as a path (its
+    ``looks_like_path``, e.g. ``data.npy`` or ``data.h5:images``) becomes ``("file",
+    {"path": SPEC})``. Anything else is an unknown dataset (with suggestions).
+    """
+    if spec in registry.names("dataset"):
+        return spec, {}
+    if FILE_DATASET in registry.names("dataset"):
+        file_cls = registry.get("dataset", FILE_DATASET)
+        recognise = getattr(file_cls, "looks_like_path", looks_like_path)
+        if recognise(spec):
+            if Path(spec).is_dir():
+                raise DataError(f"--dataset {spec} is a directory; give a data file, or a "
+                                "dataset name with --data-dir")
+            return FILE_DATASET, {"path": spec}
+    registry.get("dataset", spec)  # raises UnknownComponentError with suggestions
     return spec, {}
+
+
+def absolute_paths(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Dataset options with a relative ``path`` made absolute, so the run file can find the
+    data again from any working directory."""
+    result = dict(options)
+    path = result.get("path")
+    if isinstance(path, str) and path and not Path(path).is_absolute():
+        result["path"] = str(Path(path).resolve())
+    return result
 
 
 def resolve_pipeline_options(
@@ -143,6 +160,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 __all__ = [
     "FILE_DATASET",
+    "absolute_paths",
     "SAMPLE_TEMPERATURES",
     "RunConfig",
     "build_dataset",

@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from flowkit.inpainting import image_shape
 
 #: Colour of hidden pixels in the "masked input" row of the inpainting figure.
 HIDDEN_COLOUR = (0.85, 0.25, 0.25)
@@ -114,7 +117,7 @@ def scatter_figure(
         axes.scatter(*reference.T, s=size, c="0.7", alpha=0.6, label=labels[1], linewidths=0)
     axes.scatter(*points.T, s=size, c="tab:blue", alpha=0.8, label=labels[0], linewidths=0)
     if reference is not None:
-        axes.legend(loc="upper right")
+        axes.legend(loc="upper right", markerscale=max(1.0, 30.0 / size))
     axes.set_aspect("equal", adjustable="datalim")
     axes.set_xlabel("x1")
     axes.set_ylabel("x2")
@@ -157,6 +160,34 @@ def pairs_figure(points: np.ndarray, *, title: str | None = None, max_dims: int 
     return figure
 
 
+def samples_figure(
+    samples: np.ndarray,
+    event_shape: Sequence[int],
+    levels: int | None,
+    title: str | None = None,
+    reference: np.ndarray | None = None,
+) -> Figure:
+    """The figure that fits the data: an image grid, a 2-D scatter plot, a histogram (1-D) or
+    pairwise scatter plots (other vectors)."""
+    shape = image_shape(event_shape)
+    count = len(samples)
+    if shape is not None:
+        images = samples.reshape(count, *shape)
+        if levels is not None:
+            value_range = (0.0, 1.0)  # dequantised pixels: (x + u) / levels
+        else:
+            finite = images[np.isfinite(images)]
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            value_range = (low, high) if low < high else (low - 0.5, low + 0.5)
+        return image_grid_figure(images, value_range=value_range, title=title)
+    flat = samples.reshape(count, -1)
+    if flat.shape[1] == 2:
+        return scatter_figure(flat, reference=reference, title=title)
+    if flat.shape[1] == 1:
+        return histogram_figure(flat, title=title)
+    return pairs_figure(flat, title=title)
+
+
 def learning_curves_figure(
     curves: Mapping[str, Sequence[float]],
     *,
@@ -172,22 +203,26 @@ def learning_curves_figure(
     """
     figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
-    drawn = 0
+    drawn, recorded = 0, 0
     for label, values in curves.items():
         values = np.asarray(values, dtype=np.float64).ravel()
         x = np.arange(1, len(values) + 1)
         if epochs is not None and len(epochs) == len(values):
             x = np.asarray(epochs, dtype=np.float64)
+        recorded = max(recorded, len(values))
         finite = np.isfinite(values)
         if finite.any():
             axes.plot(x[finite], values[finite], marker="o" if finite.sum() < 30 else None,
                       markersize=3, label=label)
             drawn += 1
     if best_epoch is not None:
-        axes.axvline(best_epoch, color="0.5", linestyle=":", label=f"selected (epoch {best_epoch})")
+        axes.axvline(best_epoch, color="0.5", linestyle=":",
+                     label=f"selected (epoch {best_epoch})")
     if drawn == 0:
-        axes.text(0.5, 0.5, "no finite values recorded", ha="center", va="center",
+        message = "no finite values recorded" if recorded else "no epoch completed yet"
+        axes.text(0.5, 0.5, message, ha="center", va="center",
                   transform=axes.transAxes)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
@@ -284,6 +319,7 @@ __all__ = [
     "masked_images",
     "new_figure",
     "pairs_figure",
+    "samples_figure",
     "save_figure",
     "scatter_figure",
     "spectrum_figure",

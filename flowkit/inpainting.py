@@ -186,8 +186,11 @@ def inpaint(
     References:
         NICE section 5.2, Dinh, Krueger, Bengio (2014), https://arxiv.org/abs/1410.8516
     """
-    if not isinstance(steps, int) or steps < 0:
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ConfigurationError(f"steps must be a non-negative integer, got {steps!r}")
+    if gradient_clip is not None and not gradient_clip > 0:
+        raise ConfigurationError(f"gradient_clip must be > 0 or None, got {gradient_clip!r}")
+    steps = int(steps)
     if bounds is not None and not float(bounds[0]) < float(bounds[1]):
         raise ConfigurationError(f"bounds must be (low, high) with low < high, got {bounds!r}")
     device = torch.device(device) if device is not None else _model_device(flow)

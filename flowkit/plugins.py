@@ -53,8 +53,12 @@ class FlowkitPluginManager(pluggy.PluginManager):
     def register_plugin(
         self, plugin: object, name: str, distribution: str | None = None, version: str | None = None
     ) -> None:
-        """Register ``plugin`` under ``name`` unless that name is blocked."""
-        if self.is_blocked(name) or self.has_plugin(name):
+        """Register ``plugin`` under ``name`` unless that name is blocked or it is already in.
+
+        An installed plugin also named with ``-p MODULE`` or ``FLOWKIT_PLUGINS`` is loaded once,
+        under its entry-point name (pluggy refuses one object under two names).
+        """
+        if self.is_blocked(name) or self.has_plugin(name) or self.is_registered(plugin):
             return
         self.register(plugin, name=name)
         module = getattr(plugin, "__name__", type(plugin).__name__)

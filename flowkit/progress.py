@@ -1,6 +1,7 @@
 """Training progress on the terminal: a tqdm bar on a TTY, one line per epoch otherwise.
 
-Both show train and validation NLL (nats per example), bits/dim and training samples/s.
+Both show train and validation NLL (nats per example), bits/dim and training samples/s; a ``*``
+marks an epoch that is the best so far on validation (the model that will be kept).
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from flowkit.train_state import EpochRecord, TrainState
-from flowkit.training import Callback, FitStart, TrainResult
+from flowkit.train_state import EpochRecord
+from flowkit.training import Callback, EpochEnd, FitStart, TrainResult
 
 PROGRESS_MODES = ("auto", "bar", "lines", "none")
 
@@ -34,14 +35,16 @@ class EpochLines(Callback):
 
     def on_train_start(self, start: FitStart) -> None:
         self.total = start.options.epochs
-        self._write(
-            f"initial validation NLL {-start.initial_valid_log_likelihood:.2f} nats"
-            + (f" (resuming after epoch {start.start_epoch})" if start.start_epoch else "")
-        )
+        if start.start_epoch:
+            state = start.state
+            self._write(f"resuming after epoch {start.start_epoch} (best so far: validation NLL "
+                        f"{-state.best_valid_ll:.2f} nats at epoch {state.best_epoch})")
+        else:
+            self._write(f"initial validation NLL {-start.initial_valid_log_likelihood:.2f} nats")
 
-    def on_epoch_end(self, record: EpochRecord, state: TrainState) -> None:
-        marker = " *" if state.best_epoch == record.epoch else ""
-        self._write(f"epoch {record.epoch}/{self.total}: {epoch_summary(record)}{marker}")
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        marker = " *" if end.is_best else ""
+        self._write(f"epoch {end.epoch}/{self.total}: {epoch_summary(end.record)}{marker}")
 
 
 class ProgressBar(Callback):
@@ -79,14 +82,13 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.update(examples)
 
-    def on_epoch_end(self, record: EpochRecord, state: TrainState) -> None:
-        marker = " *" if state.best_epoch == record.epoch else ""
-        self.postfix = epoch_summary(record) + marker
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        self.postfix = epoch_summary(end.record) + (" *" if end.is_best else "")
         self._close()
         from tqdm.auto import tqdm
 
-        tqdm.write(f"epoch {record.epoch}: {self.postfix}", file=self.stream or sys.stderr)
-        self.epoch = record.epoch
+        tqdm.write(f"epoch {end.epoch}: {self.postfix}", file=self.stream or sys.stderr)
+        self.epoch = end.epoch
         self._open()
 
     def _close(self) -> None:

@@ -24,7 +24,13 @@ import h5py
 import numpy as np
 import torch
 
-from flowkit.config import RunConfig, build_dataset, build_flow, check_components
+from flowkit.config import (
+    RunConfig,
+    absolute_paths,
+    build_dataset,
+    build_flow,
+    check_components,
+)
 from flowkit.datasets import Dataset
 from flowkit.device import describe_device, resolve_device
 from flowkit.errors import ConfigurationError, DataError, FlowkitError, FlowkitWarning
@@ -34,7 +40,7 @@ from flowkit.progress import progress_callbacks
 from flowkit.runfile import RunRecord, read_run_record, read_train_state, write_run_file
 from flowkit.topology import Topology, default_topology
 from flowkit.train_state import TrainState
-from flowkit.training import Callback, FitStart, TrainResult, fit
+from flowkit.training import Callback, EpochEnd, FitStart, TrainResult, fit
 from flowkit.version import __version__
 
 #: Training options that ``--resume`` may change (they do not change the model or the data).
@@ -100,7 +106,7 @@ def start_run(
     resolve_device(config.train.device)
     dataset = build_dataset(registry, config)
     splits = dataset.load()
-    config.dataset_options = dict(dataset.options)
+    config.dataset_options = absolute_paths(dataset.options)
     torch.manual_seed(config.seed)  # the model's initial weights
     flow = build_flow(registry, config, dataset.features)
     created = _now()
@@ -126,6 +132,10 @@ def resume_run(
     record = read_run_record(path)
     if record.status == "completed":
         raise ConfigurationError(f"{path} is a completed run; there is nothing to resume")
+    if record.checkpoint is None:
+        raise ConfigurationError(
+            f"{path} cannot be resumed ({record.status}: {record.message}); start a new run"
+        )
     state = read_train_state(record)
     config = record.config
     for key, value in (overrides or {}).items():
@@ -168,21 +178,23 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
         f"{environment['versions']['device']}")
     say(("continuing " if state is not None else "writing ") + str(path))
 
-    def record(state: TrainState, status: str, results=None, samples=None, spectrum=None,
-               message="") -> RunRecord:
+    def record(status: str, history, best_model, checkpoint, results=None, samples=None,
+               spectrum=None, message="") -> RunRecord:
         return RunRecord(
             status=status, created=created, updated=_now(), config=config, dataset_info=info,
-            environment=environment, history=state.history, model=state.best_model,
-            checkpoint=None if status == "completed" else state, results=results or {},
-            samples=samples or {}, spectrum=spectrum, message=message,
+            environment=environment, history=history, model=best_model, checkpoint=checkpoint,
+            results=results or {}, samples=samples or {}, spectrum=spectrum, message=message,
         )
+
+    def running(state: TrainState, status: str = "running", message: str = "") -> RunRecord:
+        return record(status, state.history, state.best_model, state, message=message)
 
     def write(rec: RunRecord) -> None:
         if main:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_run_file(path, rec)
 
-    checkpointer = _Checkpointer(lambda s: write(record(s, "running")), checkpoint_seconds)
+    checkpointer = _Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
     try:
         with _sigterm_as_interrupt():
@@ -191,13 +203,15 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     except Exception as err:
         if checkpointer.latest is not None:
             with contextlib.suppress(Exception):  # keep the original error in view
-                write(record(checkpointer.latest, "failed",
-                             message=f"{type(err).__name__}: {err}"))
+                write(running(checkpointer.latest, "failed", f"{type(err).__name__}: {err}"))
         raise
     status = {"interrupted": "interrupted", "non-finite": "failed"}.get(
         result.stop_reason, "completed"
     )
-    say(f"stopped: {result.message}")
+    if status == "failed":
+        warnings.warn(result.message, FlowkitWarning)
+    else:
+        say(f"stopped: {result.message}")
     results = _results(result, parameters, device)
     samples, spectrum = {}, None
     try:
@@ -210,7 +224,9 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     except KeyboardInterrupt:
         status = "interrupted"
         results["message"] = result.message + "; interrupted again: test evaluation skipped"
-    write(record(result.state, status, results, samples, spectrum, results["message"]))
+    checkpoint = None if status == "completed" else result.state
+    write(record(status, result.history, result.best_model, checkpoint, results, samples,
+                 spectrum, results["message"]))
     if "test_log_likelihood_nats" in results:
         say(
             f"test log-likelihood {results['test_log_likelihood_nats']:.2f} nats/example, "
@@ -238,10 +254,10 @@ class _Checkpointer(Callback):
         self.latest = start.state
         self._save(start.state)
 
-    def on_epoch_end(self, record, state: TrainState) -> None:
-        self.latest = state
+    def on_epoch_end(self, end: EpochEnd) -> None:
         if time.monotonic() - self.last_write >= self.every:
-            self._save(state)
+            self.latest = end.snapshot()
+            self._save(self.latest)
 
 
 def draw_samples(flow, config: RunConfig, event_shape, device) -> dict[float, np.ndarray]:

@@ -3,9 +3,9 @@
 :func:`fit` trains with minibatch Adam on dequantised data (fresh uniform noise for every example
 in every epoch), selects the model with the best validation log-likelihood, stops early when
 validation stops improving, and stops cleanly on a non-finite loss keeping the best model. It is
-deterministic on the CPU for a given seed, and resumable: every epoch ends with a
-:class:`TrainState` (weights, Adam moments, random-generator states, history) from which
-``fit(..., state=...)`` continues exactly as if it had not stopped.
+deterministic on the CPU for a given seed, and resumable: a :class:`TrainState` (weights, Adam
+moments, random-generator states, history) taken at the end of an epoch lets
+``fit(..., state=...)`` continue exactly as if training had not stopped.
 
 Files, printing and progress bars are not the trainer's business: they are callbacks
 (:class:`Callback`). Processes are a :class:`flowkit.topology.Topology`.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +22,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from flowkit.datasets import Splits, dequantize
-from flowkit.device import resolve_device
+from flowkit.datasets import Splits
 from flowkit.errors import ConfigurationError
-from flowkit.evaluation import EVALUATION_SEED, as_rows, evaluation_mode, fixed_dequantization
-from flowkit.metrics import bits_per_dim
-from flowkit.topology import LogLikelihood, Topology, default_topology
-from flowkit.train_state import EpochRecord, History, TrainState, clone_state
+from flowkit.topology import Topology, default_topology
+from flowkit.train_loop import TrainingLoop
+from flowkit.train_state import EpochRecord, History, TrainState
 
 #: Why training stopped (``TrainResult.stop_reason``).
 STOP_REASONS = ("max-epochs", "early-stopping", "time-limit", "non-finite", "interrupted")
@@ -116,8 +113,32 @@ class FitStart:
     levels: int | None
     initial_valid_log_likelihood: float
     device: torch.device
-    #: Resumable snapshot before the first epoch of this call.
+    #: Resumable state before the first epoch of this call.
     state: TrainState
+
+
+class EpochEnd:
+    """What :meth:`Callback.on_epoch_end` is told: the epoch's metrics, model selection so far,
+    and :meth:`snapshot` for callbacks that save resumable state (checkpoint writers)."""
+
+    def __init__(self, record: EpochRecord, loop: TrainingLoop) -> None:
+        self.record = record
+        self.epoch = record.epoch
+        self.best_epoch = loop.best_epoch
+        self.best_valid_log_likelihood = loop.best_ll
+        self.bad_epochs = loop.bad_epochs
+        self._loop = loop
+        self._state: TrainState | None = None
+
+    @property
+    def is_best(self) -> bool:
+        return self.best_epoch == self.epoch
+
+    def snapshot(self) -> TrainState:
+        """A resumable copy of the state after this epoch (taken once, on first request)."""
+        if self._state is None:
+            self._state = self._loop.current_snapshot()
+        return self._state
 
 
 @dataclass
@@ -125,18 +146,20 @@ class TrainResult:
     """What :func:`fit` returns. On return the flow holds the selected (best) weights."""
 
     history: History
+    best_model: dict[str, Tensor]
     best_epoch: int
     best_valid_log_likelihood: float
     initial_valid_log_likelihood: float
     stop_reason: str
     message: str
-    state: TrainState
+    #: Resumable state matching ``history`` (None after a non-finite loss: nothing to resume).
+    state: TrainState | None
     elapsed_seconds: float
     optimizer: str
 
     @property
     def epochs_completed(self) -> int:
-        return self.state.epoch
+        return len(self.history)
 
     @property
     def diverged(self) -> bool:
@@ -157,8 +180,8 @@ class Callback:
     def on_batch_end(self, examples: int) -> None:
         """After each optimiser step; ``examples`` is the batch size in this process."""
 
-    def on_epoch_end(self, record: EpochRecord, state: TrainState) -> None:
-        """After each epoch; ``state`` is a resumable snapshot (CPU copies)."""
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        """After each epoch (see :class:`EpochEnd`)."""
 
     def on_train_end(self, result: TrainResult) -> None:
         """Once, whatever the reason training stopped."""
@@ -198,207 +221,85 @@ def fit(
     :param state: a :class:`TrainState` from an earlier call to continue from (resume); without
         it the flow gets its data-dependent initialisation first.
     :param callbacks: progress bars, checkpoint writers, test hooks.
+    :param topology: the processes training runs on (default: this one).
+
+    Ctrl-C (``KeyboardInterrupt``) ends training cleanly: the result's ``state`` is the latest
+    snapshot (see :mod:`flowkit.train_loop`), from which ``fit(..., state=...)`` continues.
     """
     options.validate()
-    topology = topology or default_topology()
     callbacks = list(callbacks)
-    device = resolve_device(options.device)
-    flow.to(device)
-    train = as_rows(splits.train).to(device)
-    features = train.shape[1]
-    valid_inputs = fixed_dequantization(splits.validation, levels, EVALUATION_SEED)
-    valid_inputs = valid_inputs[topology.shard(torch.arange(len(valid_inputs)))].to(device)
-
-    shuffle_rng = torch.Generator().manual_seed(int(options.seed))
-    noise_rng = torch.Generator(device=device).manual_seed(topology.noise_seed(options.seed))
-    if state is None:
-        _initialize(flow, train, levels, options, shuffle_rng, topology)
-    optimizer, optimizer_name = make_optimizer(flow.parameters(), options)
-    if state is not None:
-        fallback_seed = topology.noise_seed(options.seed) + 104729 * state.epoch
-        _restore(flow, optimizer, state, shuffle_rng, noise_rng, device, fallback_seed)
-        history, elapsed = state.history, state.elapsed_seconds
-        best_state, best_epoch, best_ll = state.best_model, state.best_epoch, state.best_valid_ll
-        bad_epochs, initial_ll = state.bad_epochs, state.initial_valid_ll
-    else:
-        history, elapsed, bad_epochs = History(), 0.0, 0
-        initial_ll = best_ll = _validate(flow, valid_inputs, options, topology)
-        best_state, best_epoch = clone_state(flow.state_dict()), 0
-        if not math.isfinite(initial_ll):
-            best_ll = -math.inf
-    epoch = state.epoch if state is not None else 0
-    snapshot = state or _snapshot(
-        flow, optimizer, epoch, best_state, best_epoch, best_ll, bad_epochs,
-        shuffle_rng, noise_rng, history, elapsed, initial_ll,
-    )
-    train_module = topology.wrap(LogLikelihood(flow))
-    batches = math.ceil(len(topology.shard(torch.arange(len(train)))) / options.batch_size)
-    start = FitStart(
-        options, epoch, batches, len(train), features, levels, initial_ll, device, snapshot
-    )
-    for callback in callbacks:
-        callback.on_train_start(start)
-
+    loop = TrainingLoop(flow, splits, levels, options, topology or default_topology(),
+                        make_optimizer, state)
+    start = FitStart(options, loop.epoch, loop.batches_per_epoch, len(loop.train), loop.features,
+                     levels, loop.initial_ll, loop.device, loop.last_snapshot)
     stop_reason, message = "max-epochs", f"reached the epoch limit ({options.epochs})"
+    final: TrainState | None = None
     try:
-        while True:
-            if epoch >= options.epochs:
-                break
-            if options.max_seconds is not None and elapsed >= options.max_seconds:
+        for callback in callbacks:
+            callback.on_train_start(start)
+        while loop.epoch < options.epochs:
+            if options.max_seconds is not None and loop.elapsed >= options.max_seconds:
                 stop_reason = "time-limit"
                 message = f"time budget of {options.max_seconds:g} s used up"
                 break
-            began = time.perf_counter()
-            order = topology.shard(torch.randperm(len(train), generator=shuffle_rng)).to(device)
-            flow.train()
-            nll_sum, count, finite = _train_epoch(
-                train_module, optimizer, train, order, levels, options.batch_size, noise_rng,
-                callbacks, check_every_step=device.type == "cpu",
-            )
-            trained = time.perf_counter() - began
-            totals = topology.all_reduce_sum(torch.tensor([nll_sum, count], dtype=torch.float64))
-            train_nll_nats = float(totals[0] / totals[1])
-            valid_ll = _validate(flow, valid_inputs, options, topology) if finite else math.nan
-            if not (finite and math.isfinite(train_nll_nats) and math.isfinite(valid_ll)):
+            record = loop.run_epoch(callbacks)
+            if record is None:
                 stop_reason = "non-finite"
                 message = (
-                    f"non-finite loss in epoch {epoch + 1}: training stopped, the model of epoch "
-                    f"{best_epoch} (best validation log-likelihood) is kept; try a lower --lr"
+                    f"non-finite loss in epoch {loop.epoch + 1}: training stopped, the model of "
+                    f"epoch {loop.best_epoch} (best validation log-likelihood) is kept; try a "
+                    "lower --lr"
                 )
                 break
-            epoch += 1
-            seconds = time.perf_counter() - began
-            elapsed += seconds
-            record = EpochRecord(
-                epoch=epoch,
-                train_nll_nats=train_nll_nats,
-                valid_nll_nats=-valid_ll,
-                train_bits_per_dim=bits_per_dim(-train_nll_nats, features, levels),
-                valid_bits_per_dim=bits_per_dim(valid_ll, features, levels),
-                seconds=seconds,
-                samples_per_second=float(totals[1]) / max(trained, 1e-9),
-            )
-            history.append(record)
-            if valid_ll > best_ll:
-                best_ll, best_epoch, bad_epochs = valid_ll, epoch, 0
-                best_state = clone_state(flow.state_dict())
-            else:
-                bad_epochs += 1
-            snapshot = _snapshot(
-                flow, optimizer, epoch, best_state, best_epoch, best_ll, bad_epochs,
-                shuffle_rng, noise_rng, history, elapsed, initial_ll,
-            )
+            end = EpochEnd(record, loop)
             for callback in callbacks:
-                callback.on_epoch_end(record, snapshot)
-            if options.patience and bad_epochs >= options.patience:
+                callback.on_epoch_end(end)
+            if loop.snapshot_due():
+                loop.snapshot()
+            if options.patience and loop.bad_epochs >= options.patience:
                 stop_reason = "early-stopping"
-                message = (
-                    f"no validation improvement for {options.patience} epochs; best epoch "
-                    f"{best_epoch}"
-                )
+                message = (f"no validation improvement for {options.patience} epochs; best "
+                           f"epoch {loop.best_epoch}")
                 break
+        if stop_reason != "non-finite":
+            final = loop.current_snapshot()
     except KeyboardInterrupt:
-        stop_reason = "interrupted"
-        message = f"interrupted after {snapshot.epoch} complete epoch(s)"
+        stop_reason, final = "interrupted", loop.last_snapshot
+        message = f"interrupted; the state after epoch {final.epoch} is saved"
+        if loop.epoch > final.epoch:
+            message += f" (epochs {final.epoch + 1}-{loop.epoch} are trained again on resume)"
 
-    flow.load_state_dict(snapshot.best_model)
+    if final is not None:
+        history, best_model, best_epoch, best_ll = (
+            final.history, final.best_model, final.best_epoch, final.best_valid_ll
+        )
+    else:  # diverged: everything up to the last good epoch, nothing to resume
+        history, best_model, best_epoch, best_ll = (
+            loop.history.copy(), loop.best_state, loop.best_epoch, loop.best_ll
+        )
+    flow.load_state_dict(best_model)
     flow.eval()
     result = TrainResult(
-        history=snapshot.history,
-        best_epoch=snapshot.best_epoch,
-        best_valid_log_likelihood=snapshot.best_valid_ll,
-        initial_valid_log_likelihood=initial_ll,
+        history=history,
+        best_model=best_model,
+        best_epoch=best_epoch,
+        best_valid_log_likelihood=best_ll,
+        initial_valid_log_likelihood=loop.initial_ll,
         stop_reason=stop_reason,
         message=message,
-        state=snapshot,
-        elapsed_seconds=snapshot.elapsed_seconds,
-        optimizer=optimizer_name,
+        state=final,
+        elapsed_seconds=final.elapsed_seconds if final is not None else loop.elapsed,
+        optimizer=loop.optimizer_name,
     )
     for callback in callbacks:
         callback.on_train_end(result)
     return result
 
 
-def _initialize(flow, train, levels, options, rng, topology) -> None:
-    """Data-dependent initialisation on a seeded sample of dequantised training rows."""
-    count = min(options.init_examples, len(train))
-    rows = torch.randperm(len(train), generator=rng)[:count].to(train.device)
-    sample = dequantize(train[rows].cpu(), levels, rng).to(train.device)
-    topology.initialize(flow, sample)
-
-
-def _train_epoch(module, optimizer, train, order, levels, batch_size, noise_rng, callbacks,
-                 *, check_every_step: bool) -> tuple[float, int, bool]:
-    """One pass over ``order``; returns (sum of per-example NLL, examples, all losses finite)."""
-    total = torch.zeros((), dtype=torch.float64, device=train.device)
-    count = 0
-    for begin in range(0, len(order), batch_size):
-        rows = order[begin : begin + batch_size]
-        inputs = dequantize(train[rows], levels, noise_rng)
-        loss = -module(inputs).mean()
-        # On the CPU a per-step check is free; on an accelerator it would synchronise every step,
-        # so there the epoch's sum is checked once (the best weights are safe in a copy anyway).
-        if check_every_step and not math.isfinite(loss.item()):
-            return math.nan, count + len(rows), False
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.detach().double() * len(rows)
-        count += len(rows)
-        for callback in callbacks:
-            callback.on_batch_end(len(rows))
-    value = float(total)
-    return value, count, math.isfinite(value)
-
-
-def _validate(flow, inputs: Tensor, options: TrainOptions, topology: Topology) -> float:
-    """Mean validation log-likelihood over every process's rows (exact sum / count)."""
-    total = torch.zeros(2, dtype=torch.float64)
-    with evaluation_mode(flow):
-        for begin in range(0, len(inputs), options.eval_batch_size):
-            values = flow.log_prob(inputs[begin : begin + options.eval_batch_size])
-            total[0] += values.double().sum().cpu()
-            total[1] += len(values)
-    total = topology.all_reduce_sum(total)
-    return float(total[0] / total[1])
-
-
-def _snapshot(flow, optimizer, epoch, best_state, best_epoch, best_ll, bad_epochs,
-              shuffle_rng, noise_rng, history, elapsed, initial_ll) -> TrainState:
-    return TrainState(
-        epoch=epoch,
-        model=clone_state(flow.state_dict()),
-        optimizer=clone_state(optimizer.state_dict()["state"]),
-        best_model=best_state,
-        best_epoch=best_epoch,
-        best_valid_ll=best_ll,
-        bad_epochs=bad_epochs,
-        rng={"shuffle": shuffle_rng.get_state(), "noise": noise_rng.get_state()},
-        rng_devices={"shuffle": "cpu", "noise": noise_rng.device.type},
-        history=history.copy(),
-        elapsed_seconds=elapsed,
-        initial_valid_ll=initial_ll,
-    )
-
-
-def _restore(flow, optimizer, state: TrainState, shuffle_rng, noise_rng, device,
-             fallback_seed: int) -> None:
-    """Load a snapshot's weights, Adam moments and generator states."""
-    flow.load_state_dict(state.model)
-    current = optimizer.state_dict()
-    optimizer.load_state_dict({"state": state.optimizer, "param_groups": current["param_groups"]})
-    shuffle_rng.set_state(state.rng["shuffle"])
-    if state.rng_devices.get("noise", "cpu") == device.type:
-        noise_rng.set_state(state.rng["noise"])
-    else:
-        # A generator state of another device type cannot be loaded; continue with a seed that
-        # depends on where the run stopped (the continuation is then no longer bit-exact).
-        noise_rng.manual_seed(fallback_seed)
-
-
 __all__ = [
     "STOP_REASONS",
     "Callback",
+    "EpochEnd",
     "EpochRecord",
     "FitStart",
     "History",

@@ -51,6 +51,20 @@ def test_scatter_histogram_and_pairs_pngs(tmp_path):
         figures.scatter_figure(np.zeros((5, 3)))
 
 
+def test_samples_figure_fits_the_data():
+    rng = np.random.default_rng(0)
+    images = figures.samples_figure(rng.random((4, 36)), (6, 6), levels=17)
+    assert images.axes[0].get_images()[0].get_array().shape == (15, 15)  # 2 x 2 tiles of 6, 3 pads
+    assert images.axes[0].get_images()[0].get_clim() == (0.0, 1.0)
+    continuous = figures.samples_figure(rng.normal(size=(4, 6, 6)), (1, 6, 6), levels=None)
+    low, high = continuous.axes[0].get_images()[0].get_clim()
+    assert low < 0 < high
+    scatter = figures.samples_figure(rng.normal(size=(50, 2)), (2,), levels=None)
+    assert len(scatter.axes[0].collections) == 1
+    assert len(figures.samples_figure(rng.normal(size=(50, 1)), (1,), None).axes) == 1
+    assert len(figures.samples_figure(rng.normal(size=(50, 3)), (3,), None).axes) == 9
+
+
 def test_learning_curves_skip_non_finite_values_and_mark_the_selected_epoch(tmp_path):
     curves = {"train": [5.0, 3.0, np.nan, 2.0], "validation": [5.5, 3.5, 3.0, 2.9]}
     figure = figures.learning_curves_figure(curves, epochs=[1, 2, 3, 4], best_epoch=4)

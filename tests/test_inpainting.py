@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -164,5 +163,7 @@ def test_bad_arguments_are_clear_errors(digits_flow):
         inpaint(flow, images, np.ones((5, 5), dtype=bool), steps=1)
     with pytest.raises(ConfigurationError, match="steps"):
         inpaint(flow, images, make_mask("top", (8, 8))[0], steps=-1)
+    with pytest.raises(ConfigurationError, match="gradient_clip"):
+        inpaint(flow, images, make_mask("top", (8, 8))[0], steps=1, gradient_clip=0.0)
     with pytest.raises(ConfigurationError, match="bounds"):
         inpaint(flow, images, make_mask("top", (8, 8))[0], steps=1, bounds=(1.0, 0.0))

@@ -8,15 +8,22 @@ arrays (``<out>.npz`` by default, or ``--arrays PATH.h5``).
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import click
 import numpy as np
 
 from flowkit.cli import get_registry
-from flowkit.cli.outputs import FIGURE_SUFFIXES, check_new_output, check_suffix, save_arrays
+from flowkit.cli.outputs import (
+    FIGURE_SUFFIXES,
+    check_new_output,
+    check_run_file,
+    check_suffix,
+    save_arrays,
+)
 from flowkit.device import DEVICE_HELP
-from flowkit.errors import ConfigurationError, DataError, RunFileError
+from flowkit.errors import ConfigurationError, DataError
 from flowkit.inpainting import MASKS, inpaint, make_mask, require_image_shape
 from flowkit.priors import check_count
 
@@ -38,9 +45,9 @@ def data_bounds(train: np.ndarray, levels: int | None) -> tuple[float, float]:
 
 
 @click.command("inpaint")
-@click.argument("run_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--mask", "mask_name", type=click.Choice(list(MASKS)), required=True,
-              help="Which pixels to hide and infer.")
+@click.argument("run_file", type=click.Path(path_type=Path))
+@click.option("--mask", "mask_name", required=True, metavar="NAME",
+              help=f"Which pixels to hide and infer: {', '.join(MASKS)}.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="The figure (.png, .pdf, .svg, ...).")
 @click.option("--arrays", "arrays_path", type=click.Path(path_type=Path), default=None,
@@ -62,6 +69,10 @@ def command(run_file: Path, mask_name: str, out: Path, arrays_path: Path | None,
     from flowkit.figures import inpainting_figure, save_figure
     from flowkit.runfile import load_run
 
+    if mask_name not in MASKS:
+        close = difflib.get_close_matches(mask_name, list(MASKS), n=2, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ConfigurationError(f"unknown mask {mask_name!r}{hint} (known: {', '.join(MASKS)})")
     count = check_count(count, "number of examples")
     if steps < 0:
         raise ConfigurationError(f"steps must be >= 0, got {steps}")
@@ -74,8 +85,7 @@ def command(run_file: Path, mask_name: str, out: Path, arrays_path: Path | None,
         raise ConfigurationError("--arrays and --out name the same file")
     check_new_output(out, force)
     check_new_output(arrays_path, force)
-    if not run_file.is_file():
-        raise RunFileError(f"{run_file}: no such run file")
+    check_run_file(run_file)
 
     run = load_run(run_file, get_registry(), device=device)
     try:
@@ -90,19 +100,21 @@ def command(run_file: Path, mask_name: str, out: Path, arrays_path: Path | None,
         )
     original = model_space(test[:count], run.levels).reshape(count, *shape)
     masks = make_mask(mask_name, shape, count=count, seed=seed)
+    value_range = data_bounds(splits.train.numpy(), run.levels)
     result = inpaint(
         run.flow,
         original,
         masks,
         steps=steps,
-        bounds=data_bounds(splits.train.numpy(), run.levels),
+        bounds=value_range,
         gradient_clip=gradient_clip or None,
         seed=seed,
     )
     trace = result.log_likelihood.mean(axis=1)
 
-    value_range = data_bounds(splits.train.numpy(), run.levels)
     title = f"inpainting, mask {mask_name}, {steps} steps"
+    if not gradient_clip:
+        title += " (literal update, no clipping)"
     save_figure(
         inpainting_figure(result.original, result.mask, result.inpainted,
                           value_range=value_range, title=title),

@@ -1,4 +1,4 @@
-"""Output files of the commands that read a run file (``sample``, ``inpaint``, ``report``).
+"""Files of the commands that read a run file (``sample``, ``inpaint``, ``report``).
 
 Two rules from the run-pipeline issue: an existing file is never overwritten without
 ``--force``, and no half-written file is ever left behind (everything is written to a
@@ -16,12 +16,25 @@ from typing import Any
 
 import numpy as np
 
-from flowkit.errors import ConfigurationError
+from flowkit.errors import ConfigurationError, RunFileError
 
 #: Suffixes written as arrays rather than as figures.
 ARRAY_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
 #: Suffixes written as figures (formats of matplotlib's Agg canvas).
-FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+FIGURE_SUFFIXES = (
+    ".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp",
+)
+
+
+def check_run_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`Path` if it is an existing file (its content is checked by
+    :func:`flowkit.runfile.load_run`), else a one-line :class:`RunFileError`."""
+    path = Path(path)
+    if path.is_dir():
+        raise RunFileError(f"{path} is a folder, not a run file")
+    if not path.is_file():
+        raise RunFileError(f"{path}: no such run file")
+    return path
 
 
 def check_new_output(path: str | os.PathLike[str], force: bool) -> Path:
@@ -81,7 +94,9 @@ def save_arrays(
     with atomic_output(path) as temporary:
         if suffix == ".npy":
             if len(arrays) != 1:
-                raise ConfigurationError(f"{path.name}: a .npy file holds one array; use .npz or .h5")
+                raise ConfigurationError(
+                    f"{path.name}: a .npy file holds one array; use .npz or .h5"
+                )
             with open(temporary, "wb") as stream:
                 np.save(stream, next(iter(arrays.values())), allow_pickle=False)
         elif suffix == ".npz":
@@ -104,6 +119,7 @@ __all__ = [
     "FIGURE_SUFFIXES",
     "atomic_output",
     "check_new_output",
+    "check_run_file",
     "check_suffix",
     "save_arrays",
 ]

@@ -19,10 +19,10 @@ import click
 import numpy as np
 
 from flowkit.cli import get_registry
-from flowkit.cli.outputs import check_new_output
-from flowkit.cli.sample_cmd import draw_samples, samples_figure
+from flowkit.cli.outputs import check_new_output, check_run_file
+from flowkit.cli.sample_cmd import draw_samples
 from flowkit.device import DEVICE_HELP
-from flowkit.errors import ConfigurationError, FlowkitError, RunFileError
+from flowkit.errors import ConfigurationError, FlowkitError
 from flowkit.inpainting import image_shape
 from flowkit.priors import check_count, check_temperature
 
@@ -68,8 +68,8 @@ def reference_points(run, registry, limit: int = 2000) -> np.ndarray | None:
 
 
 @click.command("report")
-@click.argument("run_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.argument("run_file", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
               required=True, help="Folder for the figures (created if missing).")
 @click.option("-n", "--num-samples", "count", type=int, default=None,
               help="Samples to draw [default: 64 for images, 1000 otherwise].")
@@ -90,12 +90,13 @@ def command(run_file: Path, out_dir: Path, count: int | None, temperature: float
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigurationError(f"output {out_dir} exists and is not a folder")
     if not out_dir.parent.is_dir():
-        raise ConfigurationError(f"cannot create {out_dir}: folder {out_dir.parent} does not exist")
+        raise ConfigurationError(
+            f"cannot create {out_dir}: folder {out_dir.parent} does not exist"
+        )
     if out_dir.is_dir():
         for name in FILES:
             check_new_output(out_dir / name, force)
-    if not run_file.is_file():
-        raise RunFileError(f"{run_file}: no such run file")
+    check_run_file(run_file)
     registry = get_registry()
     run = load_run(run_file, registry, device=device)
 
@@ -119,7 +120,7 @@ def command(run_file: Path, out_dir: Path, count: int | None, temperature: float
     }
     count = count or (64 if image_shape(run.event_shape) is not None else 1000)
     samples = draw_samples(run.flow, count, temperature, seed)
-    pending["samples.png"] = samples_figure(
+    pending["samples.png"] = figures.samples_figure(
         samples, run.event_shape, run.levels,
         f"{count} samples, temperature {temperature:g}: {name}",
         reference=reference_points(run, registry),

@@ -6,6 +6,7 @@ import click
 from click.core import ParameterSource
 
 from flowkit.cli import get_registry
+from flowkit.cli.one_line import OneLineErrorCommand
 from flowkit.config import (
     RunConfig,
     parse_assignment,
@@ -31,7 +32,7 @@ _DEFAULTS = TrainOptions()
 _positive = click.IntRange(min=1)
 
 
-@click.command("run")
+@click.command("run", cls=OneLineErrorCommand)
 @click.argument("pipeline", required=False)
 @click.option("--coupling", metavar="NAME", help="Coupling law: additive (paper), "
               "multiplicative, affine, or any registered by a plugin.")
@@ -104,7 +105,7 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
         outcome = resume_run(registry, options["resume"], overrides=overrides, **common)
     else:
         if pipeline is None:
-            raise click.UsageError("give a PIPELINE (e.g. nice) or --resume RUN.h5")
+            raise ConfigurationError("give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5")
         config = _config(registry, pipeline, options)
         out = options["out"] or default_run_path(pipeline)
         outcome = start_run(registry, config, out, force=options["force"], **common)

@@ -18,12 +18,11 @@ from flowkit.cli.outputs import (
     ARRAY_SUFFIXES,
     FIGURE_SUFFIXES,
     check_new_output,
+    check_run_file,
     check_suffix,
     save_arrays,
 )
 from flowkit.device import DEVICE_HELP
-from flowkit.errors import RunFileError
-from flowkit.inpainting import image_shape
 from flowkit.priors import check_count, check_temperature
 
 
@@ -38,38 +37,13 @@ def draw_samples(flow, count: int, temperature: float, seed: int) -> np.ndarray:
     return samples.detach().cpu().numpy().astype(np.float32)
 
 
-def samples_figure(samples: np.ndarray, event_shape: tuple[int, ...], levels: int | None,
-                   title: str, reference: np.ndarray | None = None):
-    """The figure that fits the data: an image grid, a 2-D scatter plot, a histogram (1-D) or
-    pairwise scatter plots (other vectors)."""
-    from flowkit import figures
-
-    shape = image_shape(event_shape)
-    count = len(samples)
-    if shape is not None:
-        images = samples.reshape(count, *shape)
-        if levels is not None:
-            value_range = (0.0, 1.0)  # dequantised pixels: (x + u) / levels
-        else:
-            value_range = (float(np.nanmin(images)), float(np.nanmax(images)))
-            if not value_range[0] < value_range[1]:
-                value_range = (value_range[0] - 0.5, value_range[0] + 0.5)
-        return figures.image_grid_figure(images, value_range=value_range, title=title)
-    flat = samples.reshape(count, -1)
-    if flat.shape[1] == 2:
-        return figures.scatter_figure(flat, reference=reference, title=title)
-    if flat.shape[1] == 1:
-        return figures.histogram_figure(flat, title=title)
-    return figures.pairs_figure(flat, title=title)
-
-
 def quantize(samples: np.ndarray, levels: int) -> np.ndarray:
     """Model-space samples in ``[0, 1]`` back to integer levels ``0 .. levels - 1``."""
     return np.clip(np.floor(samples * levels), 0, levels - 1).astype(np.int64)
 
 
 @click.command("sample")
-@click.argument("run_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("run_file", type=click.Path(path_type=Path))
 @click.option("-n", "--num-samples", "count", type=int, default=64, show_default=True,
               help="Number of samples.")
 @click.option("-t", "--temperature", type=float, default=1.0, show_default=True,
@@ -93,8 +67,7 @@ def command(run_file: Path, count: int, temperature: float, out: Path, seed: int
     temperature = check_temperature(temperature)
     suffix = check_suffix(out, FIGURE_SUFFIXES + ARRAY_SUFFIXES, "output")
     check_new_output(out, force)
-    if not run_file.is_file():
-        raise RunFileError(f"{run_file}: no such run file")
+    check_run_file(run_file)
     run = load_run(run_file, get_registry(), device=device)
 
     samples = draw_samples(run.flow, count, temperature, seed)
@@ -107,11 +80,11 @@ def command(run_file: Path, count: int, temperature: float, out: Path, seed: int
                  "run_file": str(run_file)}
         save_arrays(out, arrays, attrs)
     else:
-        from flowkit.figures import save_figure
+        from flowkit.figures import samples_figure, save_figure
 
         title = f"{count} samples, temperature {temperature:g} ({run.dataset_info['name']})"
         save_figure(samples_figure(samples, run.event_shape, run.levels, title), out)
     click.echo(f"wrote {count} samples (temperature {temperature:g}) to {out}")
 
 
-__all__ = ["command", "draw_samples", "quantize", "samples_figure"]
+__all__ = ["command", "draw_samples", "quantize"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flowkit import hookimpl
+
 from flowkit_spline.coupling import RationalQuadraticSplineCoupling
 
 

@@ -41,7 +41,7 @@ def derivative_offset(min_derivative: float) -> float:
 
 
 def _knots(logits: Tensor, bound: float, min_size: float) -> Tensor:
-    """Knot positions ``[..., K + 1]`` from ``K`` logits: from ``-bound`` to ``bound``, increasing."""
+    """Increasing knots ``[..., K + 1]`` from ``-bound`` to ``bound``, from ``K`` logits."""
     bins = logits.shape[-1]
     sizes = min_size + (1.0 - min_size * bins) * torch.softmax(logits, dim=-1)
     inner = torch.cumsum(sizes, dim=-1)[..., :-1]
@@ -69,7 +69,7 @@ class _Bin:
 
 
 def _locate(values: Tensor, knots: Tensor) -> Tensor:
-    """Index of the bin of ``knots`` that holds each value (values already clamped to the range)."""
+    """Index of the bin of ``knots`` holding each value (values already clamped into range)."""
     index = torch.searchsorted(knots.contiguous(), values.unsqueeze(-1).contiguous(), right=True)
     return (index - 1).clamp(0, knots.shape[-1] - 2)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from flowkit import ConfigurationError
+
 from flowkit_spline import RationalQuadraticSplineCoupling, rational_quadratic_spline
 from flowkit_spline.spline import DEFAULT_MIN_DERIVATIVE, derivative_offset
 
@@ -76,7 +76,8 @@ def test_inverse_is_exact_at_knots_bounds_and_extreme_parameters():
     )
     assert torch.allclose(y_knots, torch.tensor([-BOUND, BOUND], dtype=torch.float64))
     special = torch.tensor(
-        [-1e6, -BOUND - 1e-12, -BOUND, -BOUND + 1e-12, 0.0, BOUND - 1e-12, BOUND, BOUND + 1e-9, 1e6],
+        [-1e6, -BOUND - 1e-12, -BOUND, -BOUND + 1e-12, 0.0, BOUND - 1e-12, BOUND, BOUND + 1e-9,
+         1e6],
         dtype=torch.float64,
     )
     for scale in (1.0, 8.0, 30.0):  # 30: bins collapse to the minimum size, derivatives extreme
@@ -103,7 +104,9 @@ def test_float32_inverse_has_no_nan_with_sharp_splines():
 
 def test_gradients_are_finite_everywhere_including_tails_and_bounds():
     x = torch.tensor([-10.0, -BOUND, -1.0, 0.0, 1.0, BOUND, 10.0], dtype=torch.float64)
-    params = [p.expand(len(x), -1).clone().requires_grad_() for p in random_params((1,), 4, seed=8)]
+    params = [
+        p.expand(len(x), -1).clone().requires_grad_() for p in random_params((1,), 4, seed=8)
+    ]
     for inverse in (False, True):
         y, ld = rational_quadratic_spline(x, *params, bound=BOUND, inverse=inverse)
         (y.sum() + ld.sum()).backward()

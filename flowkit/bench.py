@@ -1,0 +1,382 @@
+"""``flowkit bench``: the same NICE trained once per coupling law, side by side.
+
+Every law gets the same data, split, model size, seeds and training budget (NICE section 3.2
+names the additive, multiplicative and affine laws; any registered coupling can join). Repeat
+``r`` of every law uses seed ``seed + r`` for weights, shuffling and noise, so the spread over
+repeats is the spread over seeds. Training is :func:`flowkit.training.fit` (what ``flowkit run``
+does: fused Adam, data-dependent initialisation, model selection on validation) and the test
+log-likelihood :func:`flowkit.evaluation.mean_log_likelihood`.
+
+Speed is measured after training, interleaved: each round times every law's training step,
+log_prob and sampling back to back (order rotated per round) and the matrix-product bound of
+:mod:`flowkit.throughput`; the reported value is the median over rounds. ``compile`` and
+``amp`` apply to these timings only (training itself always runs eager in float32).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import resource
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from flowkit.config import (
+    RunConfig,
+    build_dataset,
+    build_flow,
+    check_components,
+    resolve_pipeline_options,
+)
+from flowkit.datasets import dequantize
+from flowkit.device import resolve_device
+from flowkit.errors import ConfigurationError
+from flowkit.evaluation import as_rows, evaluation_mode, fixed_dequantization, mean_log_likelihood
+from flowkit.metrics import bits_per_dim
+from flowkit.throughput import matmul_bound, median, seconds_per_call, synchronize
+from flowkit.training import TrainOptions, fit, make_optimizer
+
+#: The laws compared by default: NICE's three (section 3.2).
+DEFAULT_COUPLINGS = ("additive", "multiplicative", "affine")
+#: A small NICE that trains in seconds on digits (the paper's MNIST model is 4 x (5 x 1000)).
+DEFAULT_MODEL = {"layers": 4, "hidden": 256, "depth": 3}
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class BenchOptions:
+    """What ``flowkit bench`` compares and how. ``pipeline_options`` apply to every law."""
+
+    couplings: tuple[str, ...] = DEFAULT_COUPLINGS
+    pipeline: str = "nice"
+    pipeline_options: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MODEL))
+    dataset: str = "digits"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    split_seed: int = 0
+    repeats: int = 3
+    seed: int = 0
+    epochs: int = 50
+    max_seconds: float | None = None
+    patience: int = 0
+    batch_size: int = 256
+    lr: float = 1e-3
+    device: str = "auto"
+    eval_batch_size: int = 1000
+    speed_rounds: int = 3
+    speed_seconds: float = 0.25
+    compile: bool = False
+    amp: str | None = None
+
+    def validate(self) -> BenchOptions:
+        if not self.couplings:
+            raise ConfigurationError("give at least one coupling law to compare")
+        if len(set(self.couplings)) != len(self.couplings):
+            raise ConfigurationError(f"a coupling law is listed twice: {','.join(self.couplings)}")
+        if "coupling" in self.pipeline_options:
+            raise ConfigurationError("the coupling law is what bench varies; use --couplings")
+        if self.repeats < 1 or self.speed_rounds < 1:
+            raise ConfigurationError("repeats and speed rounds must be >= 1")
+        if self.amp not in (None, *AMP_DTYPES):
+            raise ConfigurationError(f"--amp takes {', '.join(AMP_DTYPES)}, got {self.amp!r}")
+        for law in self.couplings:
+            self.run_config(law, 0).validate()
+        return self
+
+    def run_config(self, law: str, repeat: int, registry=None) -> RunConfig:
+        """The configuration ``flowkit run`` would get for this law and repeat (its pipeline
+        options resolved, every default filled in, when a ``registry`` is given)."""
+        train = TrainOptions(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
+            seed=self.seed + repeat, device=self.device, max_seconds=self.max_seconds,
+            eval_batch_size=self.eval_batch_size,
+        )
+        pipeline_options = {**self.pipeline_options, "coupling": law}
+        if registry is not None:
+            pipeline_options = resolve_pipeline_options(registry, self.pipeline, pipeline_options)
+        return RunConfig(
+            pipeline=self.pipeline, pipeline_options=pipeline_options,
+            dataset=self.dataset, dataset_options=dict(self.dataset_options),
+            data_dir=self.data_dir, split_seed=self.split_seed, train=train,
+        )
+
+
+@dataclass
+class LawResult:
+    """One law's numbers; per-repeat lists are in repeat order."""
+
+    law: str
+    config: dict[str, Any]
+    parameters: int
+    seeds: list[int] = field(default_factory=list)
+    test_nll: list[float] = field(default_factory=list)
+    test_bits_per_dim: list[float] = field(default_factory=list)
+    best_valid_nll: list[float] = field(default_factory=list)
+    best_epoch: list[int] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+    stop_reason: list[str] = field(default_factory=list)
+    round_trip_error: list[float] = field(default_factory=list)
+    histories: list[dict[str, np.ndarray]] = field(default_factory=list)
+    peak_memory_bytes: int = 0
+    train_speed: list[float] = field(default_factory=list)
+    log_prob_speed: list[float] = field(default_factory=list)
+    sample_speed: list[float] = field(default_factory=list)
+    #: Examples/s the training step's matrix products alone allow, per speed round.
+    matmul_bound: list[float] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> int:
+        return sum(reason == "non-finite" for reason in self.stop_reason)
+
+    def summary(self) -> dict[str, Any]:
+        """Means, spreads (sample standard deviation over repeats) and medians of speeds."""
+        nll, bpd = _finite(self.test_nll), _finite(self.test_bits_per_dim)
+        return {
+            "law": self.law, "parameters": self.parameters, "repeats": len(self.seeds),
+            "diverged": self.diverged,
+            "test_nll_mean": _mean(nll), "test_nll_std": _std(nll),
+            "test_bits_per_dim_mean": _mean(bpd), "test_bits_per_dim_std": _std(bpd),
+            "train_samples_per_s": median(self.train_speed),
+            "log_prob_samples_per_s": median(self.log_prob_speed),
+            "sample_samples_per_s": median(self.sample_speed),
+            "matmul_bound_samples_per_s": median(self.matmul_bound),
+            "train_fraction_of_matmul_bound": median(
+                [t / b for t, b in zip(self.train_speed, self.matmul_bound)]),
+            "round_trip_max_error": max(self.round_trip_error, default=math.nan),
+            "peak_memory_bytes": self.peak_memory_bytes,
+        }
+
+
+@dataclass
+class BenchResult:
+    options: BenchOptions
+    laws: list[LawResult]
+    dataset_info: dict[str, Any]
+    environment: dict[str, Any]
+    device: str
+    memory_kind: str
+    seconds: float
+    created: str
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else math.nan
+
+
+def _std(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+
+
+# ---- memory ---------------------------------------------------------------------------------
+def reset_peak_memory(device: torch.device) -> str:
+    """Start a new peak-memory window; returns what the peak will measure."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return "torch.cuda.max_memory_allocated"
+    try:  # Linux: writing 5 resets the process's peak resident set size (VmHWM)
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return "process peak RSS (VmHWM, reset per law; includes Python and torch)"
+    except OSError:
+        return "process peak RSS since start (ru_maxrss; includes Python and torch)"
+
+
+def peak_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    try:
+        with open("/proc/self/status") as handle:
+            match = re.search(r"VmHWM:\s+(\d+)\s*kB", handle.read())
+        if match:
+            return int(match.group(1)) * 1024
+    except OSError:
+        pass
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(usage) * (1 if usage > 1 << 40 else 1024)  # bytes on macOS, KiB on Linux
+
+
+# ---- measuring one trained flow ---------------------------------------------------------------
+@torch.no_grad()
+def round_trip_error(flow, inputs: torch.Tensor, batch_size: int, device) -> float:
+    """Largest ``|x - f^-1(f(x))|`` over ``inputs`` (NaN if any value is not finite)."""
+    worst = 0.0
+    with evaluation_mode(flow):
+        for begin in range(0, len(inputs), batch_size):
+            x = inputs[begin : begin + batch_size].to(device)
+            error = (flow.decode(flow.encode(x)) - x).abs().max().item()
+            if not math.isfinite(error):
+                return math.nan
+            worst = max(worst, error)
+    return worst
+
+
+def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: int):
+    """Timing functions (examples per second) for one flow: train step, log_prob, sample."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    rows = train_rows[: options.batch_size].to(device)
+    batches = [dequantize(rows, levels, generator) for _ in range(4)]
+    eval_inputs = dequantize(train_rows[: options.eval_batch_size].to(device), levels, generator)
+    optimizer, _ = make_optimizer(flow.parameters(), TrainOptions(lr=options.lr))
+    log_prob = torch.compile(flow.log_prob) if options.compile else flow.log_prob
+    amp = AMP_DTYPES.get(options.amp)
+
+    def autocast():
+        return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
+
+    state = {"step": 0}
+
+    def train_step() -> None:
+        with autocast():
+            loss = -log_prob(batches[state["step"] % len(batches)]).float().mean()
+        state["step"] += 1
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def inference(kind: str) -> Callable[[], None]:
+        def call() -> None:
+            with autocast():
+                if kind == "log_prob":
+                    log_prob(eval_inputs)
+                else:
+                    flow.sample(len(eval_inputs))
+        return call
+
+    def timed(call: Callable[[], None], examples: int, training: bool) -> Callable[[], float]:
+        def job() -> float:
+            flow.train(training)
+            context = nullcontext() if training else torch.no_grad()
+            with context:
+                call()  # warm-up
+                calls, seconds = 0, 0.0
+                while calls < 3 or seconds < options.speed_seconds:
+                    seconds += seconds_per_call(call, 1, device)
+                    calls += 1
+            flow.eval()
+            return examples * calls / seconds
+        return job
+
+    return {
+        "train": timed(train_step, len(rows), True),
+        "log_prob": timed(inference("log_prob"), len(eval_inputs), False),
+        "sample": timed(inference("sample"), len(eval_inputs), False),
+    }
+
+
+# ---- the benchmark ----------------------------------------------------------------------------
+def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> BenchResult:
+    """Train and measure every law; see the module docstring."""
+    from flowkit.runner import collect_environment  # the runner imports plenty; load it late
+
+    echo = echo or (lambda text: None)
+    began = time.perf_counter()
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    options.validate()
+    for law in options.couplings:  # every name checked before any training
+        registry.get("coupling", law)
+        check_components(registry, options.pipeline,
+                         options.run_config(law, 0, registry).pipeline_options)
+    device = resolve_device(options.device)
+    dataset = build_dataset(registry, options.run_config(options.couplings[0], 0))
+    splits = dataset.load()
+    info = dataset.info()
+    echo(f"data: {dataset.describe()}")
+    test_inputs = fixed_dequantization(splits.test, info.levels)
+    train_rows = as_rows(splits.train)
+    features = train_rows.shape[1]
+
+    laws, kept_flows, memory_kind = [], {}, ""
+    for law in options.couplings:
+        memory_kind = reset_peak_memory(device)
+        result = None
+        for repeat in range(options.repeats):
+            config = options.run_config(law, repeat, registry)
+            torch.manual_seed(config.seed)
+            flow = build_flow(registry, config, features)
+            if result is None:
+                parameters = sum(p.numel() for p in flow.parameters() if p.requires_grad)
+                result = LawResult(law, config.to_dict(), parameters)
+            trained = fit(flow, splits, info.levels, config.train)
+            ll = mean_log_likelihood(flow, splits.test, info.levels,
+                                     batch_size=options.eval_batch_size, device=device)
+            result.seeds.append(config.seed)
+            result.test_nll.append(-ll)
+            result.test_bits_per_dim.append(bits_per_dim(ll, features, info.levels))
+            result.best_valid_nll.append(-trained.best_valid_log_likelihood)
+            result.best_epoch.append(trained.best_epoch)
+            result.epochs.append(trained.epochs_completed)
+            result.train_seconds.append(trained.elapsed_seconds)
+            result.stop_reason.append(trained.stop_reason)
+            result.round_trip_error.append(
+                round_trip_error(flow, test_inputs, options.eval_batch_size, device))
+            result.histories.append(trained.history.as_arrays())
+            echo(f"{law} seed {config.seed}: test NLL {-ll:.2f} nats "
+                 f"({result.test_bits_per_dim[-1]:.3f} bits/dim), {trained.epochs_completed} "
+                 f"epochs in {trained.elapsed_seconds:.1f} s ({trained.stop_reason})")
+            if repeat == 0:
+                kept_flows[law] = flow
+        result.peak_memory_bytes = peak_memory(device)
+        laws.append(result)
+
+    _measure_speed(laws, kept_flows, train_rows, info.levels, options, device, echo)
+    environment = collect_environment(
+        registry, options.run_config(options.couplings[0], 0, registry), device)
+    return BenchResult(
+        options=options, laws=laws, dataset_info=_info_dict(info), environment=environment,
+        device=str(device), memory_kind=memory_kind, seconds=time.perf_counter() - began,
+        created=created,
+    )
+
+
+def _measure_speed(laws, flows, train_rows, levels, options, device, echo) -> None:
+    """Median-of-rounds speeds of every law, timed interleaved (order rotated per round)."""
+    echo(f"timing {len(laws)} law(s) interleaved, {options.speed_rounds} round(s)")
+    jobs = {}
+    for index, law in enumerate(laws):
+        for kind, job in speed_jobs(flows[law.law], train_rows, levels, options, device,
+                                    options.seed + index).items():
+            jobs[(index, kind)] = job
+    keys = list(jobs)
+    batch = min(options.batch_size, len(train_rows))
+    for index in range(options.speed_rounds):
+        shift = index % len(keys)
+        for index_of_law, kind in keys[shift:] + keys[:shift]:
+            value = jobs[(index_of_law, kind)]()
+            getattr(laws[index_of_law], f"{kind}_speed").append(value)
+        for law in laws:  # each law's own bound: the laws' output layers differ in width
+            bound = matmul_bound(flows[law.law], batch, training=True, device=device, repeats=2)
+            law.matmul_bound.append(bound)
+    synchronize(device)
+
+
+def _info_dict(info) -> dict[str, Any]:
+    return {"name": info.name, "variant": info.variant, "event_shape": list(info.event_shape),
+            "levels": info.levels, "sizes": dict(info.sizes), "checksum": info.checksum,
+            "extra": dict(info.extra)}
+
+
+__all__ = [
+    "DEFAULT_COUPLINGS",
+    "DEFAULT_MODEL",
+    "BenchOptions",
+    "BenchResult",
+    "LawResult",
+    "peak_memory",
+    "reset_peak_memory",
+    "round_trip_error",
+    "run_bench",
+    "speed_jobs",
+]

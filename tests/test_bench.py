@@ -1,0 +1,213 @@
+"""The bench harness (flowkit.bench), its HDF5 file, table and figure, and the speed helpers.
+
+A tiny bench (2 laws x 2 seeds, a few epochs of a small NICE on digits) runs once per session;
+the tests check what the file holds, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import math
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from flowkit.bench import BenchOptions, LawResult, round_trip_error, run_bench
+from flowkit.benchfile import FORMAT, read_bench_file, write_bench_file
+from flowkit.benchreport import format_table, save_comparison_figure
+from flowkit.errors import ConfigurationError, RunFileError
+from flowkit.metrics import bits_per_dim
+from flowkit.throughput import gemm_replay, linear_macs, linear_shapes, matmul_bound
+
+LAWS = ("additive", "affine")
+TINY_MODEL = {"layers": 3, "hidden": 16, "depth": 1}
+
+
+@pytest.fixture(scope="module")
+def bench(registry, tmp_path_factory):
+    options = BenchOptions(couplings=LAWS, pipeline_options=dict(TINY_MODEL), repeats=2,
+                           epochs=2, device="cpu", speed_rounds=2, speed_seconds=0.01,
+                           eval_batch_size=500)
+    messages = []
+    result = run_bench(registry, options, echo=messages.append)
+    path = tmp_path_factory.mktemp("bench") / "bench.h5"
+    write_bench_file(path, result, command=["flowkit", "bench", "--test"])
+    return result, read_bench_file(path), messages
+
+
+def test_file_holds_every_law_in_order_with_one_value_per_repeat(bench):
+    result, record, _ = bench
+    assert record.attrs["format"] == FORMAT
+    assert record.couplings == list(LAWS)
+    assert record.attrs["options"]["repeats"] == 2
+    assert record.attrs["dataset"]["name"] == "digits"
+    assert record.attrs["command"] == "flowkit bench --test"
+    for law in LAWS:
+        arrays = record.arrays[law]
+        for name in ("seed", "test_nll", "test_bits_per_dim", "best_epoch", "epochs",
+                     "round_trip_error", "stop_reason"):
+            assert len(arrays[name]) == 2, name
+        assert list(arrays["seed"]) == [0, 1]  # the same seeds for every law
+        assert list(arrays["epochs"]) == [2, 2]
+        assert list(arrays["stop_reason"]) == ["max-epochs", "max-epochs"]
+        assert [len(h["epoch"]) for h in record.histories[law]] == [2, 2]
+        assert record.summaries[law]["config"]["pipeline_options"]["coupling"] == law
+
+
+def test_nll_and_bits_per_dim_agree_and_summaries_are_their_mean_and_spread(bench):
+    _, record, _ = bench
+    features, levels = 64, 17
+    for law in LAWS:
+        nll = np.asarray(record.arrays[law]["test_nll"])
+        bpd = np.asarray(record.arrays[law]["test_bits_per_dim"])
+        assert np.all(np.isfinite(nll))
+        expected = [bits_per_dim(-v, features, levels) for v in nll]
+        np.testing.assert_allclose(bpd, expected, rtol=1e-9)
+        summary = record.summaries[law]
+        assert summary["test_nll_mean"] == pytest.approx(nll.mean())
+        assert summary["test_nll_std"] == pytest.approx(nll.std(ddof=1))
+        assert summary["diverged"] == 0 and summary["repeats"] == 2
+
+
+def test_test_nll_is_that_of_the_evaluation_module(bench, registry):
+    """Repeat 0 of the additive law, rebuilt and retrained, gives the stored test NLL."""
+    from flowkit.config import build_dataset, build_flow
+    from flowkit.evaluation import mean_log_likelihood
+    from flowkit.training import fit
+
+    result, record, _ = bench
+    config = result.options.run_config("additive", 0, registry)
+    dataset = build_dataset(registry, config)
+    splits = dataset.load()
+    torch.manual_seed(config.seed)
+    flow = build_flow(registry, config, dataset.features)
+    fit(flow, splits, dataset.levels, config.train)
+    ll = mean_log_likelihood(flow, splits.test, dataset.levels, batch_size=500)
+    assert record.arrays["additive"]["test_nll"][0] == pytest.approx(-ll, rel=1e-6)
+
+
+def test_parameters_round_trip_speed_and_memory_are_recorded(bench, registry):
+    _, record, _ = bench
+    pipeline = registry.get("pipeline", "nice")()
+    for law in LAWS:
+        summary = record.summaries[law]
+        flow = pipeline.build(registry, 64, pipeline.resolve(coupling=law, **TINY_MODEL))
+        assert summary["parameters"] == sum(p.numel() for p in flow.parameters())
+        assert 0 <= summary["round_trip_max_error"] < 1e-4
+        for key in ("train_samples_per_s", "log_prob_samples_per_s", "sample_samples_per_s",
+                    "matmul_bound_samples_per_s", "train_fraction_of_matmul_bound"):
+            assert summary[key] > 0 and math.isfinite(summary[key]), key
+        for name in ("train_samples_per_s", "log_prob_samples_per_s", "sample_samples_per_s",
+                     "matmul_bound_samples_per_s"):
+            assert len(record.arrays[law][name]) == 2  # one value per speed round
+        assert summary["peak_memory_bytes"] > 10 * 2**20  # at least the interpreter and torch
+    assert record.summaries["affine"]["parameters"] > record.summaries["additive"]["parameters"]
+
+
+def test_progress_names_every_training_run(bench):
+    _, _, messages = bench
+    assert messages[0].startswith("data: digits")
+    for law in LAWS:
+        for seed in (0, 1):
+            assert any(m.startswith(f"{law} seed {seed}: test NLL") for m in messages)
+
+
+def test_table_has_one_row_per_law_and_the_figure_is_written(bench, tmp_path):
+    _, record, _ = bench
+    lines = format_table(record).splitlines()
+    assert lines[0].split()[0] == "law"
+    assert [line.split()[0] for line in lines[2:4]] == list(LAWS)
+    assert "0/2" in lines[2]  # diverged repeats
+    path = save_comparison_figure(record, tmp_path / "bench.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_file_that_is_not_a_bench_file_is_refused(tmp_path):
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.attrs["format"] = "something-else"
+    with pytest.raises(RunFileError, match="not a flowkit bench file"):
+        read_bench_file(other)
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(RunFileError):
+        read_bench_file(tmp_path / "junk.h5")
+    with pytest.raises(RunFileError, match="no such bench file"):
+        read_bench_file(tmp_path / "missing.h5")
+
+
+def test_a_failed_write_leaves_no_file_behind(bench, tmp_path):
+    result, _, _ = bench
+    bad = LawResult("a/b", {}, 1)
+    broken = type(result)(**{**result.__dict__, "laws": [bad]})
+    with pytest.raises(ConfigurationError, match="cannot name an HDF5 group"):
+        write_bench_file(tmp_path / "b.h5", broken)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_diverged_repeats_are_counted_and_left_out_of_the_mean():
+    law = LawResult("additive", {}, 10, seeds=[0, 1, 2], test_nll=[1.0, math.nan, 3.0],
+                    test_bits_per_dim=[1.0, math.nan, 2.0],
+                    stop_reason=["max-epochs", "non-finite", "non-finite"])
+    summary = law.summary()
+    assert summary["diverged"] == 2
+    assert summary["test_nll_mean"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"couplings": ()}, "at least one coupling"),
+    ({"couplings": ("additive", "additive")}, "listed twice"),
+    ({"pipeline_options": {"coupling": "affine"}}, "--couplings"),
+    ({"repeats": 0}, ">= 1"),
+    ({"amp": "int8"}, "--amp"),
+    ({"epochs": -1}, "epochs"),
+])
+def test_bad_options_are_configuration_errors(options, match):
+    with pytest.raises(ConfigurationError, match=match):
+        BenchOptions(**options).validate()
+
+
+def test_unknown_law_fails_before_any_training(registry):
+    from flowkit.errors import UnknownComponentError
+
+    messages = []
+    with pytest.raises(UnknownComponentError, match="did you mean 'additive'"):
+        run_bench(registry, BenchOptions(couplings=("additive", "addditive")),
+                  echo=messages.append)
+    assert messages == []
+
+
+def test_round_trip_error_is_nan_for_a_flow_that_returns_nan(registry):
+    pipeline = registry.get("pipeline", "nice")()
+    flow = pipeline.build(registry, 8, pipeline.resolve(**TINY_MODEL))
+    x = torch.rand(20, 8)
+    flow.transform.initialize(x)
+    assert round_trip_error(flow, x, 7, "cpu") < 1e-5
+    with torch.no_grad():
+        flow.transform[len(flow.transform) - 1].log_scale.fill_(math.nan)
+    assert math.isnan(round_trip_error(flow, x, 7, "cpu"))
+
+
+def test_matmul_bound_replays_the_linear_layers_of_a_training_step():
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    assert linear_shapes(model) == [(5, 7), (7, 3)]
+    assert linear_macs(model) == 5 * 7 + 7 * 3
+    calls = []
+    original = torch.mm
+
+    def counting_mm(a, b, *, out):
+        calls.append((tuple(a.shape), tuple(b.shape)))
+        return original(a, b, out=out)
+
+    replay = gemm_replay(linear_shapes(model), 4, training=True)
+    torch.mm = counting_mm
+    try:
+        replay()
+    finally:
+        torch.mm = original
+    # forward of both layers, both weight gradients, the input gradient of the second only
+    assert sorted(calls) == sorted([((4, 5), (5, 7)), ((7, 4), (4, 5)),
+                                    ((4, 7), (7, 3)), ((4, 3), (3, 7)), ((3, 4), (4, 7))])
+    assert matmul_bound(model, 4, training=False, repeats=1) > 0
+    with pytest.raises(ValueError, match="no linear layers"):
+        gemm_replay([], 4, training=True)
