@@ -301,7 +301,9 @@ class LoadedRun:
         return dataset
 
 
-def load_run(path: str | Path, registry: Registry, device: str | torch.device = "cpu") -> LoadedRun:
+def load_run(
+    path: str | Path, registry: Registry, device: str | torch.device = "cpu"
+) -> LoadedRun:
     """Read a run file and rebuild its selected model (eval mode, on ``device``).
 
     Raises :class:`RunFileError` for files that are not (complete) flowkit run files, and

@@ -209,7 +209,7 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
         result.stop_reason, "completed"
     )
     if status == "failed":
-        warnings.warn(result.message, FlowkitWarning)
+        warnings.warn(result.message, FlowkitWarning, stacklevel=2)
     else:
         say(f"stopped: {result.message}")
     results = _results(result, parameters, device)
@@ -239,7 +239,7 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
 
 
 class _Checkpointer(Callback):
-    """Writes the run file at the start and then at most every ``every`` seconds (0: each epoch)."""
+    """Writes the run file at the start, then at most every ``every`` seconds (0: each epoch)."""
 
     def __init__(self, write: Callable[[TrainState], None], every: float) -> None:
         self.write, self.every = write, every
@@ -274,7 +274,8 @@ def draw_samples(flow, config: RunConfig, event_shape, device) -> dict[float, np
                 values = values.reshape(config.num_samples, *event_shape)
                 samples[float(temperature)] = values.cpu().numpy().astype(np.float32)
     except (FlowkitError, NotImplementedError, RuntimeError) as err:
-        warnings.warn(f"no samples stored: the model cannot sample ({err})", FlowkitWarning)
+        warnings.warn(f"no samples stored: the model cannot sample ({err})", FlowkitWarning,
+                      stacklevel=2)
         return {}
     return samples
 
@@ -337,7 +338,7 @@ def _notify_finished(registry, path: Path, status: str, results: dict[str, Any])
         pm.hook.flowkit_run_finished(run_file=str(path), status=status, results=dict(results))
     except Exception as err:  # a tracker plugin must not change the run's outcome
         warnings.warn(f"a plugin failed in flowkit_run_finished: {type(err).__name__}: {err}",
-                      PluginWarning)
+                      PluginWarning, stacklevel=2)
 
 
 @contextlib.contextmanager

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
 import torch
 
-from flowkit import ConfigurationError, Splits, load_registry
+from flowkit import ConfigurationError, load_registry
 from flowkit.device import resolve_device
 from flowkit.evaluation import (
     evaluate,
@@ -15,6 +16,7 @@ from flowkit.evaluation import (
     mean_log_likelihood,
     sum_log_likelihood,
 )
+from flowkit.progress import progress_callbacks
 from flowkit.training import Callback, TrainOptions, fit, make_optimizer
 
 PLUGIN = "tests.plugins.run_test_plugin"
@@ -79,8 +81,8 @@ def test_fit_is_deterministic_on_cpu(registry, splits):
     flow_b, b = train(registry, splits)
     for column in NLL_COLUMNS:
         assert a.history[column] == b.history[column]
-    for (key, x), y in zip(flow_a.state_dict().items(), flow_b.state_dict().values()):
-        assert torch.equal(x, y), key
+    for key, value in flow_a.state_dict().items():
+        assert torch.equal(value, flow_b.state_dict()[key]), key
     _, c = train(registry, splits, seed=4)
     assert c.history["train_nll_nats"] != a.history["train_nll_nats"]
 
@@ -110,7 +112,8 @@ def test_non_finite_loss_stops_and_keeps_the_best_model(registry, splits):
     assert result.diverged and result.stop_reason == "non-finite"
     assert result.epochs_completed == 2 and result.best_epoch == 2
     assert "epoch 2" in result.message
-    assert all(torch.isfinite(v).all() for v in flow.state_dict().values() if v.is_floating_point())
+    weights = [v for v in flow.state_dict().values() if v.is_floating_point()]
+    assert all(torch.isfinite(v).all() for v in weights)
     assert math.isfinite(mean_log_likelihood(flow, splits.test, 8))
 
 
@@ -187,3 +190,13 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigurationError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("mode", ["bar", "lines"])
+def test_progress_shows_every_epoch(registry, splits, mode):
+    stream = io.StringIO()
+    train(registry, splits, epochs=2, callbacks=progress_callbacks(mode, stream))
+    text = stream.getvalue()
+    assert "epoch 1" in text and "epoch 2" in text
+    assert "valid" in text and "b/d" in text and "samples/s" in text
+    assert progress_callbacks("none") == []

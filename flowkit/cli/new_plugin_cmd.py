@@ -81,8 +81,9 @@ __version__ = "0.1.0"
 '''
 
 COUPLING = '''\
-"""The ``{name}`` coupling law (NICE's general coupling layer, Dinh et al. 2014, section 3.2).
+"""The ``{name}`` coupling law.
 
+A law for NICE's general coupling layer (Dinh et al. 2014, section 3.2):
 ``y2 = x2 * a + t`` with ``(u, t) = m(x1)`` and ``a = softplus(u + c) + min_scale``: the scale is
 positive by construction (so the layer is invertible), at least ``min_scale``, and equal to 1
 for ``u = 0``, so a zero-initialised conditioner starts as the identity. ``log|det| = sum log a``.
@@ -100,7 +101,7 @@ from torch import Tensor
 
 
 class {cls}(CouplingTransform):
-    """Softplus-scaled affine coupling law, registered as ``{name}``.
+    """Softplus-scaled affine coupling law (its registry name is ``name`` below).
 
     :param min_scale: smallest scale, in (0, 1).
     :param kwargs: flowkit's coupling options (``hidden``, ``depth``, ``partition``, ...).
@@ -136,7 +137,7 @@ class {cls}(CouplingTransform):
 '''
 
 PLUGIN = '''\
-"""Hook implementations of {dist} (entry point ``{name}`` in the ``flowkit`` group).
+"""Hook implementations: the module the ``flowkit`` entry point in pyproject.toml names.
 
 Other hooks (permutations, scalings, whitenings, transforms, priors, datasets, pipelines,
 commands, run events) are listed in flowkit's ``flowkit/hookspecs.py`` and ``docs/plugins.md``.
@@ -163,6 +164,7 @@ import torch
 from flowkit.testing.pytest_plugin import contract_test, plugin_registry
 
 PLUGIN = "{name}.plugin"
+COUPLING = "{name}"
 
 # One test per (component, constructor example, check): invertibility, log-det against the
 # autograd Jacobian, batch independence, device/dtype, state_dict round trip, gradients.
@@ -172,7 +174,7 @@ test_contracts = contract_test(PLUGIN)
 def test_nice_pipeline_with_{name}_learns():
     registry = plugin_registry(PLUGIN)  # installed or not, the plugin is in this registry
     pipeline = registry.get("pipeline", "nice")()
-    config = pipeline.resolve(coupling="{name}", layers=4, hidden=16, depth=1, prior="gaussian")
+    config = pipeline.resolve(coupling=COUPLING, layers=4, hidden=16, depth=1, prior="gaussian")
     flow = pipeline.build(registry, 4, config)
     torch.manual_seed(0)
     base = torch.randn(256, 4)
@@ -284,10 +286,18 @@ def write_project(target: Path, files: dict[str, str], force: bool) -> None:
 
 
 def _replace_file(path: Path, content: str) -> None:
+    # Keep the file's permissions (mkstemp creates 0600); a new file gets the umask's default.
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(content)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

