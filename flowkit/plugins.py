@@ -60,7 +60,11 @@ class FlowkitPluginManager(pluggy.PluginManager):
         """
         if self.is_blocked(name) or self.has_plugin(name) or self.is_registered(plugin):
             return
-        self.register(plugin, name=name)
+        try:
+            self.register(plugin, name=name)
+        except pluggy.PluginValidationError as err:
+            _warn_invalid(name, err)
+            return
         module = getattr(plugin, "__name__", type(plugin).__name__)
         self.plugin_info[name] = PluginInfo(name, module, distribution, version)
 
@@ -92,8 +96,27 @@ def get_plugin_manager(
         _load_entry_points(pm)
     for plugin in [*plugins, *_split_names(os.environ.get(EXTRA_ENV))]:
         _register_explicit(pm, plugin)
-    pm.check_pending()
+    _drop_plugins_with_unknown_hooks(pm)
     return pm
+
+
+def _warn_invalid(name: str, err: Exception) -> None:
+    warnings.warn(
+        f"flowkit plugin {name!r} is invalid and is skipped: {err}", PluginWarning, stacklevel=4
+    )
+
+
+def _drop_plugins_with_unknown_hooks(pm: FlowkitPluginManager) -> None:
+    """Like ``check_pending``, but a misspelled hook skips that plugin with a warning."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as err:
+            name = pm.get_name(err.plugin) or repr(err.plugin)
+            _warn_invalid(name, err)
+            pm.unregister(err.plugin)
+            pm.plugin_info.pop(name, None)
 
 
 def _load_entry_points(pm: FlowkitPluginManager) -> None:

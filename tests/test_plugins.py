@@ -146,3 +146,11 @@ def test_console_script_runs():
     )
     assert result.returncode == 0, result.stderr
     assert {"kind", "name", "plugin", "version"} <= set(json.loads(result.stdout)[0])
+
+
+def test_misspelled_hook_skips_that_plugin_with_a_warning():
+    with pytest.warns(PluginWarning, match="misspelled_plugin.*flowkit_register_coupling"):
+        registry = load_registry(plugins=["tests.plugins.misspelled_plugin"])
+    assert "additive" in registry.names("coupling")
+    result = CliRunner().invoke(cli, ["-p", "tests.plugins.misspelled_plugin", "plugins"])
+    assert result.exit_code == 0 and "misspelled_plugin" in result.stderr
