@@ -107,7 +107,7 @@ class Candidate:
         self.module.train(mode)
 
 
-# ---- flowkit -----------------------------------------------------------------------------------
+# ---- flowkit ------------------------------------------------------------------------------------
 def build_flowkit(hidden: int = HIDDEN, depth: int = DEPTH, registry=None) -> Candidate:
     """flowkit's ``nice`` pipeline with the paper's MNIST settings, through the registry."""
     from flowkit import load_registry
@@ -134,7 +134,7 @@ def build_flowkit(hidden: int = HIDDEN, depth: int = DEPTH, registry=None) -> Ca
     )
 
 
-# ---- plain PyTorch -----------------------------------------------------------------------------
+# ---- plain PyTorch ------------------------------------------------------------------------------
 class PlainNice(nn.Module):
     """The model written directly in PyTorch, split by strided views (no library)."""
 
@@ -180,7 +180,7 @@ def build_torch(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     )
 
 
-# ---- nflows --------------------------------------------------------------------------------------
+# ---- nflows -------------------------------------------------------------------------------------
 def build_nflows(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     from nflows.distributions.base import Distribution
     from nflows.flows.base import Flow
@@ -237,7 +237,7 @@ def build_nflows(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     )
 
 
-# ---- normflows -----------------------------------------------------------------------------------
+# ---- normflows ----------------------------------------------------------------------------------
 def build_normflows(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     import normflows as nf
 
@@ -274,7 +274,7 @@ def build_normflows(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     )
 
 
-# ---- zuko ------------------------------------------------------------------------------------------
+# ---- zuko ---------------------------------------------------------------------------------------
 def build_zuko(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     from torch.distributions import AffineTransform, Distribution, constraints
     from zuko.flows import (Flow, GeneralCouplingTransform, UnconditionalDistribution,
@@ -319,7 +319,7 @@ def build_zuko(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     )
 
 
-# ---- FrEIA -----------------------------------------------------------------------------------------
+# ---- FrEIA --------------------------------------------------------------------------------------
 def build_freia(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     import FrEIA.framework as Ff
     import FrEIA.modules as Fm

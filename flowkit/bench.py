@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import resource
+import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -205,7 +206,7 @@ def peak_memory(device: torch.device) -> int:
     except OSError:
         pass
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(usage) * (1 if usage > 1 << 40 else 1024)  # bytes on macOS, KiB on Linux
+    return int(usage) * (1 if sys.platform == "darwin" else 1024)  # macOS: bytes; else KiB
 
 
 # ---- measuring one trained flow ---------------------------------------------------------------

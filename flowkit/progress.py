@@ -17,8 +17,8 @@ PROGRESS_MODES = ("auto", "bar", "lines", "none")
 
 def epoch_summary(record: EpochRecord) -> str:
     return (
-        f"train {record.train_nll_nats:.2f} nats ({record.train_bits_per_dim:.3f} b/d), "
-        f"valid {record.valid_nll_nats:.2f} nats ({record.valid_bits_per_dim:.3f} b/d), "
+        f"train NLL {record.train_nll_nats:.2f} nats ({record.train_bits_per_dim:.3f} b/d), "
+        f"valid NLL {record.valid_nll_nats:.2f} nats ({record.valid_bits_per_dim:.3f} b/d), "
         f"{record.samples_per_second:,.0f} samples/s"
     )
 

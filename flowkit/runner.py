@@ -197,7 +197,7 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     checkpointer = _Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(topology):
             result = fit(flow, splits, info.levels, config.train, callbacks=all_callbacks,
                          state=state, topology=topology)
     except Exception as err:
@@ -215,7 +215,8 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     results = _results(result, parameters, device)
     samples, spectrum = {}, None
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(topology):
+            topology.synchronize(flow)  # every process evaluates the weights rank 0 saves
             test = evaluate(flow, splits.test, info.levels, topology=topology,
                             batch_size=config.train.eval_batch_size)
             results.update(test.as_dict("test_"), evaluation_seed=EVALUATION_SEED)
@@ -342,9 +343,11 @@ def _notify_finished(registry, path: Path, status: str, results: dict[str, Any])
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``kill``, job schedulers) stops training like Ctrl-C: the file is finished."""
-    if threading.current_thread() is not threading.main_thread():
+def _sigterm_as_interrupt(topology: Topology) -> Iterator[None]:
+    """SIGTERM (``kill``, job schedulers) stops training like Ctrl-C: the file is finished.
+
+    Several processes handle both signals themselves, to stop together (flowkit.distributed)."""
+    if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
         yield
         return
 

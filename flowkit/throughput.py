@@ -8,8 +8,8 @@ forward pass with plain ``torch.mm`` on preallocated tensors, and returns the ex
 that this alone would allow. Throughput divided by it is the fraction of the bound reached.
 
 On a shared or virtual machine, speed drifts by tens of percent within minutes, so compare
-throughputs measured interleaved in one process (:func:`interleaved_rounds`), never numbers
-taken minutes apart.
+throughputs measured interleaved in one process (each round times every candidate back to back,
+in a rotated order; the median over rounds is reported), never numbers taken minutes apart.
 """
 
 from __future__ import annotations
@@ -29,14 +29,22 @@ def synchronize(device: torch.device | str) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds_per_call(fn: Callable[[], object], calls: int, device: torch.device | str) -> float:
-    """Mean wall-clock seconds of ``calls`` calls of ``fn`` (after a synchronisation)."""
+def seconds_per_call(
+    fn: Callable[[], object], calls: int, device: torch.device | str,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Mean seconds of ``calls`` calls of ``fn`` (after a synchronisation).
+
+    ``clock`` is wall-clock time by default; ``time.thread_time`` measures the CPU time of the
+    calling thread instead, which other processes on a shared machine barely disturb (valid
+    with ``torch.set_num_threads(1)``, where all the work runs in that thread).
+    """
     synchronize(device)
-    began = time.perf_counter()
+    began = clock()
     for _ in range(calls):
         fn()
     synchronize(device)
-    return (time.perf_counter() - began) / calls
+    return (clock() - began) / calls
 
 
 def linear_shapes(module: nn.Module) -> list[tuple[int, int]]:
@@ -100,6 +108,7 @@ def matmul_bound(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     repeats: int = 3,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     """Examples per second that the linear layers' matrix products alone allow.
 
@@ -109,46 +118,28 @@ def matmul_bound(
     replay = gemm_replay(linear_shapes(module), batch, training=training, device=device,
                          dtype=dtype)
     replay()
-    best = min(seconds_per_call(replay, 1, device) for _ in range(max(1, repeats)))
+    best = min(seconds_per_call(replay, 1, device, clock) for _ in range(max(1, repeats)))
     return batch / best
 
 
 def matmul_gflops(
     m: int = 256, k: int = 1000, n: int = 1000, *, device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32, seconds: float = 0.3,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     """GFLOP/s of a plain ``(m x k) @ (k x n)`` product (a one-number ceiling of the device)."""
     a = torch.randn(m, k).to(device=device, dtype=dtype)
     b = torch.randn(k, n).to(device=device, dtype=dtype)
     out = torch.empty(m, n, device=device, dtype=dtype)
     torch.mm(a, b, out=out)
-    calls, began = 0, time.perf_counter()
     synchronize(device)
-    while time.perf_counter() - began < seconds:
+    calls, began = 0, clock()
+    while clock() - began < seconds:
         for _ in range(4):
             torch.mm(a, b, out=out)
         calls += 4
         synchronize(device)
-    return 2.0 * m * k * n * calls / (time.perf_counter() - began) / 1e9
-
-
-def interleaved_rounds(
-    jobs: dict[str, Callable[[], float]], rounds: int, *, between: Callable[[int], None] | None = None
-) -> dict[str, list[float]]:
-    """Run every job once per round, rotating the order each round; collect each job's values.
-
-    ``between(round)`` runs at the start of each round (e.g. to measure the matmul bound), so
-    that every job's numbers can be compared with quantities measured minutes, not hours, apart.
-    """
-    names = list(jobs)
-    values: dict[str, list[float]] = {name: [] for name in names}
-    for index in range(rounds):
-        if between is not None:
-            between(index)
-        shift = index % len(names) if names else 0
-        for name in names[shift:] + names[:shift]:
-            values[name].append(jobs[name]())
-    return values
+    return 2.0 * m * k * n * calls / (clock() - began) / 1e9
 
 
 def median(values: Sequence[float]) -> float:
@@ -158,7 +149,6 @@ def median(values: Sequence[float]) -> float:
 
 __all__ = [
     "gemm_replay",
-    "interleaved_rounds",
     "linear_macs",
     "linear_shapes",
     "matmul_bound",

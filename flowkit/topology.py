@@ -35,13 +35,18 @@ class Topology:
         """True in the one process that writes run files and prints progress."""
         return self.rank == 0
 
-    def shard(self, indices: Tensor) -> Tensor:
+    def shard(self, indices: Tensor, *, pad: bool = False) -> Tensor:
         """The part of ``indices`` (shared by every process) this process works on.
 
-        Used for each epoch's shuffled training order and for ``arange(n)`` of evaluation rows.
-        A distributed version must give every process the same number of training batches.
+        Used for each epoch's shuffled training order (``pad=True``: every process must get the
+        same number of rows, hence of batches; a few rows may repeat) and for ``arange(n)`` of
+        evaluation rows (``pad=False``: an exact partition, every example counted once).
         """
         return indices
+
+    def process_batch_size(self, batch_size: int) -> int:
+        """Rows per training step in this process for the global ``batch_size``."""
+        return batch_size
 
     def all_reduce_sum(self, values: Tensor) -> Tensor:
         """Element-wise sum of ``values`` over processes (float64 sums of log-likelihoods)."""
@@ -56,6 +61,9 @@ class Topology:
         initialize = getattr(flow.transform, "initialize", None)
         if initialize is not None:
             initialize(inputs)
+
+    def synchronize(self, module: nn.Module) -> None:
+        """Make every process's copy of ``module`` (parameters and buffers) the main one's."""
 
     def noise_seed(self, seed: int) -> int:
         """Seed of this process's dequantisation noise (distinct per process)."""

@@ -37,6 +37,7 @@ class TrainingLoop:
                  options: TrainOptions, topology: Topology, optimizer_factory,
                  state: TrainState | None) -> None:
         self.flow, self.levels, self.options, self.topology = flow, levels, options, topology
+        self.batch_size = topology.process_batch_size(options.batch_size)
         self.device = resolve_device(options.device)
         flow.to(self.device)
         self.train = as_rows(splits.train).to(self.device)
@@ -65,19 +66,21 @@ class TrainingLoop:
 
     @property
     def batches_per_epoch(self) -> int:
-        rows = len(self.topology.shard(torch.arange(len(self.train))))
-        return math.ceil(rows / self.options.batch_size)
+        rows = len(self.topology.shard(torch.arange(len(self.train)), pad=True))
+        return math.ceil(rows / self.batch_size)
 
     # ---- one epoch -----------------------------------------------------------------------------
     def run_epoch(self, callbacks) -> EpochRecord | None:
         """Train one epoch and validate; ``None`` when a loss or the validation is not finite."""
         began = time.perf_counter()
-        order = self.topology.shard(torch.randperm(len(self.train), generator=self.shuffle_rng))
+        order = self.topology.shard(torch.randperm(len(self.train), generator=self.shuffle_rng),
+                                    pad=True)
         self.flow.train()
         loss_sum, count, finite = self._train_steps(order.to(self.device), callbacks)
         trained = time.perf_counter() - began
         totals = self.topology.all_reduce_sum(torch.tensor([loss_sum, count], dtype=torch.float64))
         train_nll = float(totals[0] / totals[1])
+        finite = math.isfinite(train_nll)  # the same verdict in every process
         valid_ll = self.validate() if finite else math.nan
         if not (finite and math.isfinite(train_nll) and math.isfinite(valid_ll)):
             return None
@@ -104,10 +107,11 @@ class TrainingLoop:
     def _train_steps(self, order: Tensor, callbacks) -> tuple[float, int, bool]:
         """Minibatch Adam over ``order``: (sum of per-example NLL, examples, all finite)."""
         total = torch.zeros((), dtype=torch.float64, device=self.device)
-        count, size = 0, self.options.batch_size
+        count, size = 0, self.batch_size
         # On the CPU checking every loss is free; on an accelerator it would synchronise every
         # step, so there the epoch's sum is checked once (the best weights are a safe copy).
-        check_each = self.device.type == "cpu"
+        # With several processes every one must take every step, so the sum is checked too.
+        check_each = self.device.type == "cpu" and self.topology.world_size == 1
         for begin in range(0, len(order), size):
             rows = order[begin : begin + size]
             inputs = dequantize(self.train[rows], self.levels, self.noise_rng)
@@ -120,7 +124,7 @@ class TrainingLoop:
             total += loss.detach().double() * len(rows)
             count += len(rows)
             for callback in callbacks:
-                callback.on_batch_end(len(rows))
+                callback.on_batch_end(len(rows) * self.topology.world_size)
         value = float(total)
         return value, count, math.isfinite(value)
 
@@ -181,11 +185,14 @@ class TrainingLoop:
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": state.optimizer, "param_groups": groups})
         self.shuffle_rng.set_state(state.rng["shuffle"])
-        if state.rng_devices.get("noise", "cpu") == self.device.type:
+        # The stored noise state is rank 0's: other processes must not replay it.
+        if (state.rng_devices.get("noise", "cpu") == self.device.type
+                and self.topology.world_size == 1):
             self.noise_rng.set_state(state.rng["noise"])
         else:
-            # A generator state of another device type cannot be loaded; continue with a seed
-            # that depends on where the run stopped (no longer bit-exact, still reproducible).
+            # A generator state of another device type cannot be loaded (nor rank 0's be shared);
+            # continue with a seed that depends on where the run stopped (and on the rank): no
+            # longer bit-exact, still reproducible.
             self.noise_rng.manual_seed(
                 self.topology.noise_seed(self.options.seed) + 104729 * state.epoch
             )

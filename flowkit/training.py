@@ -178,7 +178,7 @@ class Callback:
         """Before the first epoch (after data-dependent initialisation)."""
 
     def on_batch_end(self, examples: int) -> None:
-        """After each optimiser step; ``examples`` is the batch size in this process."""
+        """After each optimiser step; ``examples`` is the step's batch size over all processes."""
 
     def on_epoch_end(self, end: EpochEnd) -> None:
         """After each epoch (see :class:`EpochEnd`)."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+from pathlib import Path
+
 import click
 from click.core import ParameterSource
 
@@ -14,9 +18,10 @@ from flowkit.config import (
     resolve_pipeline_options,
 )
 from flowkit.device import DEVICE_HELP
-from flowkit.errors import ConfigurationError
+from flowkit.distributed import DistributedTopology, launched_world_size, process_batch_size
+from flowkit.errors import ConfigurationError, FlowkitWarning
 from flowkit.progress import PROGRESS_MODES
-from flowkit.runner import default_run_path, resume_run, start_run
+from flowkit.runner import check_output, default_run_path, resume_run, start_run
 from flowkit.training import TrainOptions
 
 #: Command-line options that set pipeline options of the same name.
@@ -26,13 +31,23 @@ PIPELINE_FLAGS = ("coupling", "layers", "hidden", "depth", "permutation", "white
 RESUME_FLAGS = {"epochs": "epochs", "patience": "patience", "max_time": "max_seconds",
                 "device": "device"}
 #: Options that never change a run's configuration.
-NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline"}
+NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline", "nproc"}
+#: ``ctx.meta`` key of the command's own arguments (``--nproc`` passes them on to each process).
+RUN_ARGS = "flowkit.run.args"
 
 _DEFAULTS = TrainOptions()
 _positive = click.IntRange(min=1)
 
 
-@click.command("run", cls=OneLineErrorCommand)
+class RunCommand(OneLineErrorCommand):
+    """Keeps its arguments, so that ``--nproc`` can start the same command in each process."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[RUN_ARGS] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.command("run", cls=RunCommand)
 @click.argument("pipeline", required=False)
 @click.option("--coupling", metavar="NAME", help="Coupling law: additive (paper), "
               "multiplicative, affine, or any registered by a plugin.")
@@ -64,7 +79,9 @@ _positive = click.IntRange(min=1)
               help="Seed of the train/validation/test split.")
 @click.option("--epochs", type=click.IntRange(min=0), default=_DEFAULTS.epochs, show_default=True,
               help="Most epochs to train (the paper's 1500; early stopping usually ends sooner).")
-@click.option("--batch-size", type=_positive, default=_DEFAULTS.batch_size, show_default=True)
+@click.option("--batch-size", type=_positive, default=_DEFAULTS.batch_size, show_default=True,
+              help="Examples per optimiser step, over all processes: with --nproc N or torchrun "
+              "each process takes batch-size / N of them.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=_DEFAULTS.lr,
               show_default=True, help="Adam learning rate (betas 0.9, 0.99, eps 1e-4).")
 @click.option("--patience", type=click.IntRange(min=0), default=_DEFAULTS.patience,
@@ -89,6 +106,9 @@ _positive = click.IntRange(min=1)
 @click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto",
               show_default=True, help="auto: a bar on a terminal, a line per epoch otherwise.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run file's path (and errors).")
+@click.option("--nproc", type=_positive, default=1, show_default=True, help="Train on N local "
+              "processes with torch.distributed (gloo on CPU; NCCL and one GPU each with CUDA). "
+              "Several nodes: start with torchrun instead (see docs/distributed.md).")
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     """Train PIPELINE (e.g. nice) and write its run file.
@@ -96,11 +116,19 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     Defaults are NICE's MNIST settings: 4 additive coupling layers, MLP 5 x 1000 ReLU, diagonal
     scaling, logistic prior, Adam lr 1e-3, betas (0.9, 0.99), eps 1e-4, batch 256. Ctrl-C
     finishes the file as "interrupted"; continue it with --resume RUN.h5.
+
+    With --nproc N, or started by torchrun, training is data-parallel over the processes
+    (docs/distributed.md); rank 0 prints and writes the run file.
     """
+    world_size = launched_world_size()
+    if options["nproc"] > 1 and world_size == 1:
+        ctx.exit(_launch(ctx, pipeline, options))
+    topology = _join(options["nproc"], world_size)
     registry = get_registry(ctx)
     progress = "none" if options["quiet"] else options["progress"]
     echo = None if options["quiet"] else (lambda text: click.echo(text, err=True))
-    common = dict(progress=progress, checkpoint_seconds=options["checkpoint_every"], echo=echo)
+    common = dict(progress=progress, checkpoint_seconds=options["checkpoint_every"], echo=echo,
+                  topology=topology)
     if options["resume"]:
         overrides = _resume_overrides(ctx, pipeline, options)
         outcome = resume_run(registry, options["resume"], overrides=overrides, **common)
@@ -112,8 +140,45 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
         config = _config(registry, pipeline, options)
         out = options["out"] or default_run_path(pipeline)
         outcome = start_run(registry, config, out, force=options["force"], **common)
-    click.echo(f"run file: {outcome.path} ({outcome.status})")
+    if topology is not None:
+        topology.close()
+    if topology is None or topology.is_main_process:
+        click.echo(f"run file: {outcome.path} ({outcome.status})")
     ctx.exit(outcome.exit_code)
+
+
+def _launch(ctx: click.Context, pipeline: str | None, options: dict) -> int:
+    """``--nproc N`` in the first process: check what can be checked once, start N workers."""
+    from flowkit.launch import launch
+
+    args = list(ctx.meta[RUN_ARGS])
+    if not options["resume"]:
+        if pipeline is None:
+            raise ConfigurationError("give a PIPELINE (e.g. `flowkit run nice`) or --resume "
+                                     "RUN.h5")
+        with warnings.catch_warnings():  # rank 0 repeats any warning
+            warnings.simplefilter("ignore", FlowkitWarning)
+            _config(get_registry(ctx), pipeline, options).validate()
+        process_batch_size(options["batch_size"], options["nproc"])
+        out = options["out"] or str(default_run_path(pipeline))
+        check_output(Path(out), options["force"])
+        if not options["out"]:
+            args += ["--out", out]  # one name for every process
+    plugins = [arg for spec in ctx.find_root().params.get("plugin") or () for arg in ("-p", spec)]
+    return launch(options["nproc"], [*plugins, "run", *args])
+
+
+def _join(nproc: int, world_size: int) -> DistributedTopology | None:
+    """This process's place among ``world_size`` started by a launcher (None: alone)."""
+    if world_size == 1:
+        return None
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
+    if nproc not in (1, local):
+        raise ConfigurationError(f"--nproc {nproc} given to a process that a launcher already "
+                                 f"started with {local} processes per node; drop --nproc")
+    if os.environ.get("RANK", "0") != "0":
+        warnings.simplefilter("ignore", FlowkitWarning)  # rank 0 says it once
+    return DistributedTopology.from_environment()
 
 
 def _config(registry, pipeline: str, options: dict) -> RunConfig:
