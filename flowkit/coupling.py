@@ -148,6 +148,45 @@ class CouplingTransform(Transform):
         y2, logabsdet = law(x2, params)
         return self._merge(x1, y2), logabsdet
 
+    # ---- runs of couplings in split form (used by flowkit.CompositeTransform) ------------------
+    @property
+    def split_key(self) -> tuple | None:
+        """Equal keys mean two couplings split their inputs into the same two slices, so a run
+        of them can pass the parts along without merging in between (what a hand-written NICE
+        does; it saves a full copy and its gradient per layer). ``None`` when this layer must
+        be called as a whole: no slice layout, a subclass that overrides the coupling
+        mechanics, or module hooks that would be skipped."""
+        cls = type(self)
+        if (
+            self._layout is None
+            or cls.forward is not CouplingTransform.forward
+            or cls.inverse is not CouplingTransform.inverse
+            or cls._couple is not CouplingTransform._couple
+            or self._forward_hooks or self._forward_pre_hooks
+            or self._backward_hooks or self._backward_pre_hooks
+        ):
+            return None
+        return (self.features, self.partition)
+
+    def split_parts(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        """``inputs`` as its two slices ``(first, second)``, independent of the parity."""
+        self.check_inputs(inputs)
+        return inputs[:, self._layout[0]], inputs[:, self._layout[1]]
+
+    def couple_parts(
+        self, first: Tensor, second: Tensor, context: Tensor | None, inverse: bool
+    ) -> tuple[tuple[Tensor, Tensor], Tensor]:
+        """This layer (or its inverse) on split inputs: ``((first, second), logabsdet)``."""
+        x1, x2 = (first, second) if self.parity == 0 else (second, first)
+        params = self._conditioner(x1, context)
+        law = self._inverse_transform if inverse else self._transform
+        y2, logabsdet = law(x2, params)
+        return ((x1, y2) if self.parity == 0 else (y2, x1)), logabsdet
+
+    def merge_parts(self, first: Tensor, second: Tensor) -> Tensor:
+        """The inverse of :meth:`split_parts`."""
+        return self._merge(*((first, second) if self.parity == 0 else (second, first)))
+
     def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._couple(inputs, context, inverse=False)
 

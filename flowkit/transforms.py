@@ -93,6 +93,39 @@ class CompositeTransform(nflows_base.CompositeTransform):
     def __init__(self, transforms: Iterable[nn.Module]) -> None:
         super().__init__(list(transforms))
 
+    def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self._chain(list(self._transforms), inputs, context, inverse=False)
+
+    def inverse(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self._chain(list(self._transforms)[::-1], inputs, context, inverse=True)
+
+    @staticmethod
+    def _chain(transforms: list, inputs: Tensor, context: Tensor | None, inverse: bool):
+        """nflows' cascade, except that consecutive coupling layers splitting their inputs the
+        same way (equal ``split_key``, see :class:`flowkit.CouplingTransform`) pass the two
+        halves along and merge once at the end of the run, as a hand-written NICE would."""
+        outputs, total = inputs, inputs.new_zeros(inputs.shape[0])
+        index = 0
+        while index < len(transforms):
+            key = getattr(transforms[index], "split_key", None)
+            end = index + 1
+            while key is not None and end < len(transforms) and (
+                getattr(transforms[end], "split_key", None) == key
+            ):
+                end += 1
+            if end - index >= 2:
+                parts = transforms[index].split_parts(outputs)
+                for layer in transforms[index:end]:
+                    parts, logabsdet = layer.couple_parts(*parts, context, inverse)
+                    total = total + logabsdet
+                outputs = transforms[end - 1].merge_parts(*parts)
+            else:
+                layer = transforms[index]
+                outputs, logabsdet = (layer.inverse if inverse else layer)(outputs, context)
+                total = total + logabsdet
+            index = end
+        return outputs, total
+
     def __len__(self) -> int:
         return len(self._transforms)
 
