@@ -14,6 +14,7 @@ in a rotated order; the median over rounds is reported), never numbers taken min
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -109,16 +110,20 @@ def matmul_bound(
     dtype: torch.dtype = torch.float32,
     repeats: int = 3,
     clock: Callable[[], float] = time.perf_counter,
+    min_seconds: float = 0.02,
 ) -> float:
     """Examples per second that the linear layers' matrix products alone allow.
 
-    The best of ``repeats`` timed replays (after one warm-up), so that the bound is the machine's
-    current best, not a slowed-down sample.
+    The best of ``repeats`` timed measurements (after one warm-up), so that the bound is the
+    machine's current best, not a slowed-down sample; each measurement replays the products as
+    often as it takes to last ``min_seconds`` (one replay of a small model takes microseconds).
     """
     replay = gemm_replay(linear_shapes(module), batch, training=training, device=device,
                          dtype=dtype)
-    replay()
-    best = min(seconds_per_call(replay, 1, device, clock) for _ in range(max(1, repeats)))
+    replay()  # warm-up: the first products of new shapes are slow
+    once = min(seconds_per_call(replay, 1, device, clock) for _ in range(3))
+    calls = max(1, min(10_000, math.ceil(min_seconds / max(once, 1e-9))))
+    best = min(seconds_per_call(replay, calls, device, clock) for _ in range(max(1, repeats)))
     return batch / best
 
 

@@ -211,3 +211,55 @@ def test_matmul_bound_replays_the_linear_layers_of_a_training_step():
     assert matmul_bound(model, 4, training=False, repeats=1) > 0
     with pytest.raises(ValueError, match="no linear layers"):
         gemm_replay([], 4, training=True)
+
+
+# ---- the speed paths of the coupling layers (split by slices, runs kept in split form) --------
+@pytest.mark.parametrize(("features", "options"), [
+    (8, {}), (8, {"partition": "halves"}), (7, {}), (7, {"partition": "halves"}),
+    (8, {"coupling": "affine"}), (8, {"permutation": "reverse"}),
+])
+def test_split_form_runs_equal_layer_by_layer_calls(registry, features, options):
+    pipeline = registry.get("pipeline", "nice")()
+    flow = pipeline.build(registry, features, pipeline.resolve(
+        hidden=16, depth=2, zero_init=False, **options)).double()
+    x = torch.rand(40, features, dtype=torch.float64, requires_grad=True)
+    flow.transform.initialize(x.detach())
+    layers = list(flow.transform)
+    h, logabsdet = flow.transform(x)
+    step, total = x, 0.0
+    for layer in layers:
+        step, part = layer(step)
+        total = total + part
+    close = dict(rtol=1e-12, atol=1e-12)  # the same arithmetic, up to GEMM blocking order
+    torch.testing.assert_close(h, step, **close)
+    torch.testing.assert_close(logabsdet, total, **close)
+    grads = torch.autograd.grad(h.sum() + logabsdet.sum(), [x, *flow.parameters()])
+    reference = torch.autograd.grad(step.sum() + total.sum(), [x, *flow.parameters()])
+    for a, b in zip(grads, reference):
+        torch.testing.assert_close(a, b, **close)
+    back, inverse_logabsdet = flow.transform.inverse(h.detach())
+    step, total = h.detach(), 0.0
+    for layer in reversed(layers):
+        step, part = layer.inverse(step)
+        total = total + part
+    torch.testing.assert_close(back, step, **close)
+    torch.testing.assert_close(inverse_logabsdet, total, **close)
+    torch.testing.assert_close(back, x.detach(), rtol=0, atol=1e-12)
+
+
+def test_couplings_with_hooks_or_own_mechanics_are_called_whole(registry):
+    from flowkit import CouplingTransform
+
+    coupling = registry.get("coupling", "additive")
+    layer = coupling(8, hidden=4, depth=1)
+    assert layer.split_key == (8, "interleaved")
+    assert coupling(7, hidden=4, depth=1).split_key is None  # odd: no strided layout
+    calls = []
+    layer.register_forward_hook(lambda module, args, out: calls.append(1))
+    assert layer.split_key is None
+
+    class OwnForward(coupling):
+        def forward(self, inputs, context=None):
+            return CouplingTransform.forward(self, inputs, context)
+
+    assert OwnForward(8, hidden=4, depth=1).split_key is None
