@@ -211,7 +211,7 @@ class DistributedTopology(Topology):
             module, device_ids=[device.index] if device.type == "cuda" else None,
             static_graph=True, **_NO_BUFFER_SYNC,
         )
-        return _StopTogether(ddp, self)
+        return ddp
 
     def initialize(self, flow: nn.Module, inputs: Tensor) -> None:
         super().initialize(flow, inputs)
@@ -242,14 +242,12 @@ class DistributedTopology(Topology):
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in STOP_SIGNALS:
-            self._previous_handlers[signum] = signal.signal(signum, self._request_stop)
-
-    def _request_stop(self, signum, frame) -> None:
-        self.stop_requested = True
+            self._previous_handlers[signum] = signal.signal(signum, self.request_stop)
 
     def poll_stop(self) -> None:
         """Called before every training step, in every process: raises ``KeyboardInterrupt`` in
-        all of them at the same step once any of them has been asked to stop.
+        all of them at the same step once any of them has been asked to stop (a SIGINT or
+        SIGTERM handled by :meth:`Topology.request_stop`).
 
         The flags are combined by an all-reduce (max) that runs during the step and is read at
         the next one, so checking costs no waiting.
@@ -275,19 +273,6 @@ class DistributedTopology(Topology):
         self._previous_handlers.clear()
         if dist.is_initialized():
             dist.destroy_process_group()
-
-
-class _StopTogether(nn.Module):
-    """The DDP module, preceded by the topology's collective stop check."""
-
-    def __init__(self, ddp: DistributedDataParallel, topology: DistributedTopology) -> None:
-        super().__init__()
-        self.ddp = ddp
-        self._topology = topology
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        self._topology.poll_stop()
-        return self.ddp(inputs)
 
 
 __all__ = [

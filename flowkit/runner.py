@@ -197,7 +197,7 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     checkpointer = _Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
     try:
-        with _sigterm_as_interrupt(topology):
+        with _stop_signals_request_stop(topology):
             result = fit(flow, splits, info.levels, config.train, callbacks=all_callbacks,
                          state=state, topology=topology)
     except Exception as err:
@@ -340,6 +340,22 @@ def _notify_finished(registry, path: Path, status: str, results: dict[str, Any])
     except Exception as err:  # a tracker plugin must not change the run's outcome
         warnings.warn(f"a plugin failed in flowkit_run_finished: {type(err).__name__}: {err}",
                       PluginWarning, stacklevel=2)
+
+
+@contextlib.contextmanager
+def _stop_signals_request_stop(topology: Topology) -> Iterator[None]:
+    """While training, SIGINT and SIGTERM ask ``topology`` to stop at the next step, so the run
+    file is finished from a safe point (several processes install their own handlers)."""
+    if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
+        yield
+        return
+    previous = {signum: signal.signal(signum, topology.request_stop)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

@@ -65,6 +65,24 @@ class Topology:
     def synchronize(self, module: nn.Module) -> None:
         """Make every process's copy of ``module`` (parameters and buffers) the main one's."""
 
+    #: Set by :meth:`request_stop` (the SIGINT/SIGTERM handler while training runs).
+    stop_requested: bool = False
+
+    def request_stop(self, signum: int | None = None, frame: object = None) -> None:
+        """Ask training to stop at the next step; usable directly as a signal handler.
+
+        A signal handler that raised ``KeyboardInterrupt`` at once could fire inside a ``__del__``
+        (h5py and torch objects are freed all the time), where Python drops the exception and the
+        run never stops; so the handler only sets a flag, and :meth:`poll_stop` acts on it.
+        """
+        self.stop_requested = True
+
+    def poll_stop(self) -> None:
+        """Called before every training step: raises ``KeyboardInterrupt`` once a stop was asked."""
+        if self.stop_requested:
+            self.stop_requested = False
+            raise KeyboardInterrupt
+
     def noise_seed(self, seed: int) -> int:
         """Seed of this process's dequantisation noise (distinct per process)."""
         return int(seed) + 1 + 7919 * self.rank

@@ -113,6 +113,7 @@ class TrainingLoop:
         # With several processes every one must take every step, so the sum is checked too.
         check_each = self.device.type == "cpu" and self.topology.world_size == 1
         for begin in range(0, len(order), size):
+            self.topology.poll_stop()  # Ctrl-C / SIGTERM end training here, between two steps
             rows = order[begin : begin + size]
             inputs = dequantize(self.train[rows], self.levels, self.noise_rng)
             loss = -self.module(inputs).mean()
