@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
+from click.testing import CliRunner
+
 from flowkit import load_registry
+from flowkit.cli import cli
+
+#: A tiny NICE run, for the commands that read run files.
+RUN_OPTIONS = ["--hidden", "16", "--depth", "1", "--layers", "3", "--epochs", "3",
+               "--num-samples", "4", "--device", "cpu", "-q"]
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +25,17 @@ def registry():
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """Run files of tiny NICE models trained by the real `flowkit run`, on images and 2-D data."""
+    folder = tmp_path_factory.mktemp("run")
+    paths = {}
+    for dataset in ("digits", "moons"):
+        paths[dataset] = folder / f"{dataset}.h5"
+        result = CliRunner().invoke(
+            cli, ["run", "nice", "--dataset", dataset, *RUN_OPTIONS, "--out", str(paths[dataset])]
+        )
+        assert result.exit_code == 0, result.output
+    return paths

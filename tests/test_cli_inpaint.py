@@ -11,22 +11,6 @@ from click.testing import CliRunner
 from flowkit.cli import cli
 from flowkit.inpainting import MASKS
 
-RUN_OPTIONS = ["--hidden", "16", "--depth", "1", "--layers", "3", "--epochs", "3",
-               "--num-samples", "4", "--device", "cpu", "-q"]
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    paths = {}
-    for dataset in ("digits", "moons"):
-        paths[dataset] = folder / f"{dataset}.h5"
-        result = CliRunner().invoke(
-            cli, ["run", "nice", "--dataset", dataset, *RUN_OPTIONS, "--out", str(paths[dataset])]
-        )
-        assert result.exit_code == 0, result.output
-    return paths
-
 
 def inpaint(*args):
     return CliRunner().invoke(cli, ["inpaint", *map(str, args)])

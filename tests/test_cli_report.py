@@ -10,23 +10,9 @@ from flowkit.cli import cli
 from flowkit.cli.report_cmd import metric_curves
 from flowkit.runfile import read_run_record, write_run_file
 from flowkit.train_state import History
+from tests.conftest import RUN_OPTIONS
 
-RUN_OPTIONS = ["--hidden", "16", "--depth", "1", "--layers", "3", "--epochs", "3",
-               "--num-samples", "4", "--device", "cpu", "-q"]
 ALL_FILES = ["bits_per_dim.png", "learning_curves.png", "samples.png", "spectrum.png"]
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    paths = {}
-    for dataset in ("digits", "moons"):
-        paths[dataset] = folder / f"{dataset}.h5"
-        result = CliRunner().invoke(
-            cli, ["run", "nice", "--dataset", dataset, *RUN_OPTIONS, "--out", str(paths[dataset])]
-        )
-        assert result.exit_code == 0, result.output
-    return paths
 
 
 def interrupted_copy(source, target, epochs):
