@@ -154,3 +154,10 @@ def test_misspelled_hook_skips_that_plugin_with_a_warning():
     assert "additive" in registry.names("coupling")
     result = CliRunner().invoke(cli, ["-p", "tests.plugins.misspelled_plugin", "plugins"])
     assert result.exit_code == 0 and "misspelled_plugin" in result.stderr
+
+
+def test_usage_errors_of_every_command_are_one_line():
+    for args in (["report", "--bogus"], ["bench", "--repeats", "0"], ["plugins", "--nope"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, args
+        assert result.stderr.startswith("Error:") and result.stderr.count("\n") == 1, result.stderr

@@ -101,6 +101,10 @@ class FlowkitGroup(click.Group):
             return super().invoke(ctx)
         except FlowkitError as err:
             raise UserError(str(err)) from err
+        except click.UsageError as err:
+            # Click would print a usage block; flowkit's rule is one line and exit status 2
+            # for every command (bad values, unknown options, missing arguments).
+            raise UserError(" ".join(err.format_message().split())) from err
 
 
 def get_registry(ctx: click.Context | None = None) -> Registry:

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from flowkit.cli import get_registry
-from flowkit.cli.one_line import OneLineErrorCommand
 from flowkit.config import resolve_dataset
 from flowkit.device import DEVICE_HELP, resolve_device
 from flowkit.errors import DataError
@@ -17,7 +16,7 @@ from flowkit.evaluation import EVALUATION_SEED, evaluate
 from flowkit.runfile import load_run
 
 
-@click.command("eval", cls=OneLineErrorCommand)
+@click.command("eval")
 @click.argument("run_file", type=click.Path(dir_okay=False))
 @click.option("--data", metavar="NAME|PATH", help="Evaluate on every example (all splits) of "
               "this dataset or data file instead of the run's test split.")

@@ -10,7 +10,6 @@ import click
 from click.core import ParameterSource
 
 from flowkit.cli import get_registry
-from flowkit.cli.one_line import OneLineErrorCommand
 from flowkit.config import (
     RunConfig,
     parse_assignment,
@@ -39,7 +38,7 @@ _DEFAULTS = TrainOptions()
 _positive = click.IntRange(min=1)
 
 
-class RunCommand(OneLineErrorCommand):
+class RunCommand(click.Command):
     """Keeps its arguments, so that ``--nproc`` can start the same command in each process."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
