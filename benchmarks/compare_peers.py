@@ -9,10 +9,10 @@
    - a training step: batch 256, ``-mean log_prob``, forward + backward + Adam step (1 warm-up
      and ``--steps`` timed steps per round);
    - log_prob and sampling: batch 1000, eval mode, no gradients;
-   - at the start and end of every round, the matmul bound (``flowkit.throughput``): the
+   - at the start and end of every round, the matmul bound (``flowkit.bench.throughput``): the
      model's matrix products alone, replayed with ``torch.mm``; and one plain 256x1000x1000
      product's GFLOP/s. Stops early (after a whole round) when ``--budget`` seconds are used.
-   flowkit trains with the optimizer ``flowkit run`` uses (``flowkit.training.make_optimizer``
+   flowkit trains with the optimizer ``flowkit run`` uses (``flowkit.train.trainer.make_optimizer``
    with ``TrainOptions()`` defaults: fused Adam where torch has it, and the per-step finiteness
    check of the trainer). Every build, flowkit included, is also timed with torch's default Adam
    (on the CPU a per-tensor loop) and with ``Adam(fused=True)``, so the comparison is also given
@@ -46,15 +46,15 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import peer_models  # noqa: E402
-from flowkit.h5io import atomic_h5, write_attrs  # noqa: E402
-from flowkit.throughput import (  # noqa: E402
+from flowkit.io.h5 import atomic_h5, write_attrs  # noqa: E402
+from flowkit.bench.throughput import (  # noqa: E402
     matmul_bound,
     matmul_gflops,
     median,
     seconds_per_call,
     synchronize,
 )
-from flowkit.training import TrainOptions, make_optimizer  # noqa: E402
+from flowkit.train.trainer import TrainOptions, make_optimizer  # noqa: E402
 
 LIBRARIES = ("flowkit", "torch", "nflows", "normflows", "zuko", "freia")
 LOG_PROB_TOLERANCE = 1e-2  # nats, on values near -1150 summed over 784 float32 terms

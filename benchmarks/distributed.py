@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from flowkit.runfile import read_run_record
+from flowkit.io.runfile import read_run_record
 
 
 def run_once(nproc: int, threads: int | None, args: argparse.Namespace, directory: Path) -> dict:

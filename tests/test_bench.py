@@ -1,4 +1,4 @@
-"""The bench harness (flowkit.bench), its HDF5 file, table and figure, and the speed helpers.
+"""The bench harness (flowkit.bench.runner), its HDF5 file, table and figure, and the speed helpers.
 
 A tiny bench (2 laws x 2 seeds, a few epochs of a small NICE on digits) runs once per session;
 the tests check what the file holds, never how fast anything was.
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from flowkit.bench import BenchOptions, LawResult, round_trip_error, run_bench
-from flowkit.benchfile import FORMAT, read_bench_file, write_bench_file
-from flowkit.benchreport import format_table, save_comparison_figure
+from flowkit.bench.runner import BenchOptions, LawResult, round_trip_error, run_bench
+from flowkit.io.benchfile import FORMAT, read_bench_file, write_bench_file
+from flowkit.bench.report import format_table, save_comparison_figure
 from flowkit.errors import ConfigurationError, RunFileError
 from flowkit.metrics import bits_per_dim
-from flowkit.throughput import gemm_replay, linear_macs, linear_shapes, matmul_bound
+from flowkit.bench.throughput import gemm_replay, linear_macs, linear_shapes, matmul_bound
 
 LAWS = ("additive", "affine")
 TINY_MODEL = {"layers": 3, "hidden": 16, "depth": 1}
@@ -72,9 +72,9 @@ def test_nll_and_bits_per_dim_agree_and_summaries_are_their_mean_and_spread(benc
 
 def test_test_nll_is_that_of_the_evaluation_module(bench, registry):
     """Repeat 0 of the additive law, rebuilt and retrained, gives the stored test NLL."""
-    from flowkit.config import build_dataset, build_flow
-    from flowkit.evaluation import mean_log_likelihood
-    from flowkit.training import fit
+    from flowkit.run.config import build_dataset, build_flow
+    from flowkit.train.evaluation import mean_log_likelihood
+    from flowkit.train.trainer import fit
 
     result, record, _ = bench
     config = result.options.run_config("additive", 0, registry)

@@ -11,7 +11,7 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-from flowkit.benchfile import read_bench_file
+from flowkit.io.benchfile import read_bench_file
 from flowkit.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]

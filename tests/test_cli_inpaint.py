@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowkit.cli import cli
-from flowkit.inpainting import MASKS
+from flowkit.apps.inpainting import MASKS
 
 
 def inpaint(*args):

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from flowkit.cli import cli
-from flowkit.cli.report_cmd import metric_curves
-from flowkit.runfile import read_run_record, write_run_file
-from flowkit.train_state import History
+from flowkit_builtins.commands.report import metric_curves
+from flowkit.io.runfile import read_run_record, write_run_file
+from flowkit.train.state import History
 from tests.conftest import RUN_OPTIONS
 
 ALL_FILES = ["bits_per_dim.png", "learning_curves.png", "samples.png", "spectrum.png"]

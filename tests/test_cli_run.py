@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from flowkit.cli import cli
 from flowkit.errors import RunFileError
-from flowkit.runfile import read_run_record
+from flowkit.io.runfile import read_run_record
 
 PLUGIN = "tests.plugins.run_test_plugin"
 ROOT = Path(__file__).resolve().parents[1]

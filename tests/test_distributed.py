@@ -1,4 +1,4 @@
-"""Data-parallel training (flowkit.distributed, flowkit.launch): two real processes on gloo.
+"""Data-parallel training (flowkit.train.distributed, flowkit.train.launch): two real processes on gloo.
 
 The end-to-end tests start real process groups in subprocesses (each costs a few seconds of
 torch import), always under a timeout: a hang fails the test instead of the suite.
@@ -21,15 +21,15 @@ import torch
 from click.testing import CliRunner
 
 from flowkit.cli import cli
-from flowkit.distributed import (
+from flowkit.train.distributed import (
     collective_timeout,
     launched_world_size,
     process_batch_size,
     shard_indices,
 )
 from flowkit.errors import ConfigurationError
-from flowkit.launch import exit_status, worker_environment
-from flowkit.runfile import read_run_record
+from flowkit.train.launch import exit_status, worker_environment
+from flowkit.io.runfile import read_run_record
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "tests.plugins.failing_rank_plugin"
@@ -113,8 +113,8 @@ def _initialize_on_rank(rank: int, port: int, directory: str) -> None:
     """Worker of the test below: data-dependent initialisation on rank-specific data."""
     os.environ.update(worker_environment(rank, 2, port))
     from flowkit import load_registry
-    from flowkit.config import RunConfig, build_flow, resolve_pipeline_options
-    from flowkit.distributed import DistributedTopology
+    from flowkit.run.config import RunConfig, build_flow, resolve_pipeline_options
+    from flowkit.train.distributed import DistributedTopology
 
     topology = DistributedTopology.from_environment()
     registry = load_registry()

@@ -6,7 +6,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from flowkit import figures
+from flowkit.apps import figures
 
 
 def read_png(path):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from flowkit import ConfigurationError, DataError, dequantize
-from flowkit.inpainting import MASKS, image_shape, inpaint, make_mask, paper_step_size
+from flowkit.apps.inpainting import MASKS, image_shape, inpaint, make_mask, paper_step_size
 
 
 # ---- masks ----------------------------------------------------------------------------------

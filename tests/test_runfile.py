@@ -1,5 +1,5 @@
 """The run file: content read back with plain h5py, load_run, atomic writes, damaged files,
-interrupted runs and resuming them (through flowkit.runner, the library behind `flowkit run`)."""
+interrupted runs and resuming them (through flowkit.run.runner, the library behind `flowkit run`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-import flowkit.runfile as runfile_module
+import flowkit.io.runfile as runfile_module
 from flowkit import ConfigurationError, RunFileError, load_registry
-from flowkit.config import RunConfig, resolve_pipeline_options
-from flowkit.evaluation import mean_log_likelihood
-from flowkit.runfile import load_run, read_run_record
-from flowkit.runner import resume_run, start_run
-from flowkit.training import Callback, TrainOptions
+from flowkit.run.config import RunConfig, resolve_pipeline_options
+from flowkit.train.evaluation import mean_log_likelihood
+from flowkit.io.runfile import load_run, read_run_record
+from flowkit.run.runner import resume_run, start_run
+from flowkit.train.trainer import Callback, TrainOptions
 from tests.plugins import run_test_plugin
 
 PLUGIN = "tests.plugins.run_test_plugin"

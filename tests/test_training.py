@@ -1,4 +1,4 @@
-"""The trainer (flowkit.training.fit), evaluation and device selection, on tiny models."""
+"""The trainer (flowkit.train.trainer.fit), evaluation and device selection, on tiny models."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 import torch
 
 from flowkit import ConfigurationError, load_registry
-from flowkit.device import resolve_device
-from flowkit.evaluation import (
+from flowkit.train.device import resolve_device
+from flowkit.train.evaluation import (
     evaluate,
     fixed_dequantization,
     mean_log_likelihood,
     sum_log_likelihood,
 )
-from flowkit.progress import progress_callbacks
-from flowkit.training import Callback, TrainOptions, fit, make_optimizer
+from flowkit.train.progress import progress_callbacks
+from flowkit.train.trainer import Callback, TrainOptions, fit, make_optimizer
 
 PLUGIN = "tests.plugins.run_test_plugin"
 NLL_COLUMNS = ("train_nll_nats", "valid_nll_nats", "train_bits_per_dim", "valid_bits_per_dim")

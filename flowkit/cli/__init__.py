@@ -13,21 +13,38 @@ import warnings
 import click
 
 from flowkit.errors import FlowkitError, FlowkitWarning
-from flowkit.plugins import PluginWarning
+from flowkit.plugins import FlowkitPluginManager, PluginWarning, get_plugin_manager
 from flowkit.registry import Registry
 from flowkit.version import __version__
 
-#: Modules of flowkit's own commands; each defines a Click command named ``command``.
+#: Modules of flowkit's core commands; each defines a Click command named ``command``. Every
+#: other command (the built-in ``sample``, ``bench``, ... included) comes from a plugin's
+#: ``flowkit_register_commands`` hook.
 CORE_COMMAND_MODULES = (
     "flowkit.cli.plugins_cmd",
     "flowkit.cli.run_cmd",
     "flowkit.cli.eval_cmd",
-    "flowkit.cli.sample_cmd",
-    "flowkit.cli.inpaint_cmd",
-    "flowkit.cli.report_cmd",
-    "flowkit.cli.bench_cmd",
-    "flowkit.cli.new_plugin_cmd",
 )
+
+
+class LazyCommand(click.Command):
+    """A command whose module is imported only when the command is used.
+
+    ``flowkit --help`` lists it by its one-line help without importing its implementation, so
+    the listing costs no more than the plugins' own modules. Register one with
+    ``cli.add_command(LazyCommand("name", "package.module:attribute", "One-line help."))``.
+    """
+
+    def __init__(self, name: str, import_path: str, short_help: str) -> None:
+        super().__init__(name, short_help=short_help)
+        self.import_path = import_path
+
+    def load(self) -> click.Command:
+        module_name, _, attribute = self.import_path.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute or "command")
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.import_path} is not a click command")
+        return command
 
 
 class UserError(click.ClickException):
@@ -66,14 +83,20 @@ class FlowkitGroup(click.Group):
         return self._core
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        # Cached per command line (context), never on the group: tests and embedders invoke the
+        # same group with different plugins.
+        meta = ctx.find_root().meta
+        if "flowkit.plugin_commands" in meta:
+            return meta["flowkit.plugin_commands"]
         holder = click.Group()
         try:
-            get_registry(ctx).plugin_manager.hook.flowkit_register_commands(cli=holder)
+            get_plugin_manager_for(ctx).hook.flowkit_register_commands(cli=holder)
         except FlowkitError:
             raise
         except Exception as err:  # a broken plugin must not take the CLI down
             warnings.warn(f"a plugin failed in flowkit_register_commands: {err}", PluginWarning)
-        return dict(holder.commands)
+        meta["flowkit.plugin_commands"] = dict(holder.commands)
+        return meta["flowkit.plugin_commands"]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(self._core_commands()) | set(self.commands)
@@ -83,11 +106,28 @@ class FlowkitGroup(click.Group):
             pass
         return sorted(names)
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def _find_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = self.commands.get(name) or self._core_commands().get(name)
         if command is None:
             command = self._plugin_commands(ctx).get(name)
         return command
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = self._find_command(ctx, name)
+        if isinstance(command, LazyCommand):
+            command = command.load()
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing uses each command's one-line help; lazy commands stay unimported.
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self._find_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def main(self, *args, **kwargs):
         warnings.showwarning = _show_plugin_warning
@@ -107,17 +147,28 @@ class FlowkitGroup(click.Group):
             raise UserError(" ".join(err.format_message().split())) from err
 
 
-def get_registry(ctx: click.Context | None = None) -> Registry:
-    """The registry for this command line (loaded once, honouring ``-p``)."""
+def get_plugin_manager_for(ctx: click.Context | None = None) -> FlowkitPluginManager:
+    """The plugin manager for this command line (loaded once, honouring ``-p``).
+
+    Loading it imports the plugins' modules but calls no registration hook, so listing the
+    commands does not build every component.
+    """
     ctx = ctx or click.get_current_context()
     root = ctx.find_root()
-    if "flowkit.registry" not in root.meta:
+    if "flowkit.plugin_manager" not in root.meta:
         specs = root.params.get("plugin") or ()
         blocked = [s[3:] for s in specs if s.startswith("no:")]
         extra = [s for s in specs if not s.startswith("no:")]
-        from flowkit.registry import load_registry
+        root.meta["flowkit.plugin_manager"] = get_plugin_manager(blocked=blocked, plugins=extra)
+    return root.meta["flowkit.plugin_manager"]
 
-        root.meta["flowkit.registry"] = load_registry(blocked=blocked, plugins=extra)
+
+def get_registry(ctx: click.Context | None = None) -> Registry:
+    """The registry for this command line (built once from its plugin manager)."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    if "flowkit.registry" not in root.meta:
+        root.meta["flowkit.registry"] = Registry.from_plugin_manager(get_plugin_manager_for(ctx))
     return root.meta["flowkit.registry"]
 
 
@@ -139,4 +190,4 @@ def main() -> None:  # pragma: no cover - console-script entry
     sys.exit(cli.main(prog_name="flowkit"))
 
 
-__all__ = ["UserError", "cli", "get_registry", "main"]
+__all__ = ["LazyCommand", "UserError", "cli", "get_plugin_manager_for", "get_registry", "main"]

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from flowkit.cli import get_registry
-from flowkit.config import resolve_dataset
-from flowkit.device import DEVICE_HELP, resolve_device
+from flowkit.run.config import resolve_dataset
+from flowkit.train.device import DEVICE_HELP, resolve_device
 from flowkit.errors import DataError
-from flowkit.evaluation import EVALUATION_SEED, evaluate
-from flowkit.runfile import load_run
+from flowkit.train.evaluation import EVALUATION_SEED, evaluate
+from flowkit.io.runfile import load_run
 
 
 @click.command("eval")

@@ -28,7 +28,7 @@ FIGURE_SUFFIXES = (
 
 def check_run_file(path: str | os.PathLike[str]) -> Path:
     """``path`` as a :class:`Path` if it is an existing file (its content is checked by
-    :func:`flowkit.runfile.load_run`), else a one-line :class:`RunFileError`."""
+    :func:`flowkit.io.runfile.load_run`), else a one-line :class:`RunFileError`."""
     path = Path(path)
     if path.is_dir():
         raise RunFileError(f"{path} is a folder, not a run file")

@@ -10,18 +10,18 @@ import click
 from click.core import ParameterSource
 
 from flowkit.cli import get_registry
-from flowkit.config import (
+from flowkit.run.config import (
     RunConfig,
     parse_assignment,
     resolve_dataset,
     resolve_pipeline_options,
 )
-from flowkit.device import DEVICE_HELP
-from flowkit.distributed import DistributedTopology, launched_world_size, process_batch_size
+from flowkit.train.device import DEVICE_HELP
+from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
 from flowkit.errors import ConfigurationError, FlowkitWarning
-from flowkit.progress import PROGRESS_MODES
-from flowkit.runner import check_output, default_run_path, resume_run, start_run
-from flowkit.training import TrainOptions
+from flowkit.train.progress import PROGRESS_MODES
+from flowkit.run.runner import check_output, default_run_path, resume_run, start_run
+from flowkit.train.options import TrainOptions
 
 #: Command-line options that set pipeline options of the same name.
 PIPELINE_FLAGS = ("coupling", "layers", "hidden", "depth", "permutation", "whitening", "scaling",
@@ -148,7 +148,7 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
 
 def _launch(ctx: click.Context, pipeline: str | None, options: dict) -> int:
     """``--nproc N`` in the first process: check what can be checked once, start N workers."""
-    from flowkit.launch import launch
+    from flowkit.train.launch import launch
 
     args = list(ctx.meta[RUN_ARGS])
     if not options["resume"]:

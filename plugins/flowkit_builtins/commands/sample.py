@@ -22,7 +22,7 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
-from flowkit.device import DEVICE_HELP
+from flowkit.train.device import DEVICE_HELP
 from flowkit.priors import check_count, check_temperature
 
 
@@ -61,7 +61,7 @@ def command(run_file: Path, count: int, temperature: float, out: Path, seed: int
     that is [0, 1] (pixels dequantised as (x + u) / levels); .h5 files also hold them as
     integer levels (dataset `quantized`).
     """
-    from flowkit.runfile import load_run
+    from flowkit.io.runfile import load_run
 
     count = check_count(count)
     temperature = check_temperature(temperature)
@@ -80,7 +80,7 @@ def command(run_file: Path, count: int, temperature: float, out: Path, seed: int
                  "run_file": str(run_file)}
         save_arrays(out, arrays, attrs)
     else:
-        from flowkit.figures import samples_figure, save_figure
+        from flowkit.apps.figures import samples_figure, save_figure
 
         title = f"{count} samples, temperature {temperature:g} ({run.dataset_info['name']})"
         save_figure(samples_figure(samples, run.event_shape, run.levels, title), out)

@@ -20,10 +20,10 @@ import numpy as np
 
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import check_new_output, check_run_file
-from flowkit.cli.sample_cmd import draw_samples
-from flowkit.device import DEVICE_HELP
+from flowkit_builtins.commands.sample import draw_samples
+from flowkit.train.device import DEVICE_HELP
 from flowkit.errors import ConfigurationError, FlowkitError
-from flowkit.inpainting import image_shape
+from flowkit.apps.inpainting import image_shape
 from flowkit.priors import check_count, check_temperature
 
 FILES = ("learning_curves.png", "bits_per_dim.png", "samples.png", "spectrum.png")
@@ -81,8 +81,8 @@ def reference_points(run, registry, limit: int = 2000) -> np.ndarray | None:
 def command(run_file: Path, out_dir: Path, count: int | None, temperature: float, seed: int,
             device: str, force: bool) -> None:
     """Write learning curves, samples and the scaling spectrum of RUN_FILE as PNG files."""
-    from flowkit import figures
-    from flowkit.runfile import load_run
+    from flowkit.apps import figures
+    from flowkit.io.runfile import load_run
 
     if count is not None:
         count = check_count(count)

@@ -3,13 +3,13 @@
 Every law gets the same data, split, model size, seeds and training budget (NICE section 3.2
 names the additive, multiplicative and affine laws; any registered coupling can join). Repeat
 ``r`` of every law uses seed ``seed + r`` for weights, shuffling and noise, so the spread over
-repeats is the spread over seeds. Training is :func:`flowkit.training.fit` (what ``flowkit run``
+repeats is the spread over seeds. Training is :func:`flowkit.train.trainer.fit` (what ``flowkit run``
 does: fused Adam, data-dependent initialisation, model selection on validation) and the test
-log-likelihood :func:`flowkit.evaluation.mean_log_likelihood`.
+log-likelihood :func:`flowkit.train.evaluation.mean_log_likelihood`.
 
 Speed is measured after training, interleaved: each round times every law's training step,
 log_prob and sampling back to back (order rotated per round) and the matrix-product bound of
-:mod:`flowkit.throughput`; the reported value is the median over rounds. ``compile`` and
+:mod:`flowkit.bench.throughput`; the reported value is the median over rounds. ``compile`` and
 ``amp`` apply to these timings only (training itself always runs eager in float32).
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flowkit.config import (
+from flowkit.run.config import (
     RunConfig,
     build_dataset,
     build_flow,
@@ -36,12 +36,12 @@ from flowkit.config import (
     resolve_pipeline_options,
 )
 from flowkit.datasets import dequantize
-from flowkit.device import resolve_device
+from flowkit.train.device import resolve_device
 from flowkit.errors import ConfigurationError
-from flowkit.evaluation import as_rows, evaluation_mode, fixed_dequantization, mean_log_likelihood
+from flowkit.train.evaluation import as_rows, evaluation_mode, fixed_dequantization, mean_log_likelihood
 from flowkit.metrics import bits_per_dim
-from flowkit.throughput import matmul_bound, median, seconds_per_call, synchronize
-from flowkit.training import TrainOptions, fit, make_optimizer
+from flowkit.bench.throughput import matmul_bound, median, seconds_per_call, synchronize
+from flowkit.train.trainer import TrainOptions, fit, make_optimizer
 
 #: The laws compared by default: NICE's three (section 3.2).
 DEFAULT_COUPLINGS = ("additive", "multiplicative", "affine")
@@ -280,7 +280,7 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
 # ---- the benchmark ----------------------------------------------------------------------------
 def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> BenchResult:
     """Train and measure every law; see the module docstring."""
-    from flowkit.runner import collect_environment  # the runner imports plenty; load it late
+    from flowkit.run.runner import collect_environment  # the runner imports plenty; load it late
 
     echo = echo or (lambda text: None)
     began = time.perf_counter()

@@ -1,6 +1,6 @@
 """The run file: one HDF5 file per ``flowkit run``, readable with plain h5py (docs/run-file.md).
 
-Writing is all or nothing (:func:`flowkit.h5io.atomic_h5`): the file is rewritten under a
+Writing is all or nothing (:func:`flowkit.io.h5.atomic_h5`): the file is rewritten under a
 temporary name and renamed over the old one at every checkpoint, so whatever happens the path
 holds a complete file. Reading never unpickles: weights, optimiser moments and generator states
 are plain datasets, structured values JSON text.
@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flowkit.config import RunConfig, build_dataset, build_flow
+from flowkit.run.config import RunConfig, build_dataset, build_flow
 from flowkit.datasets import DatasetInfo
-from flowkit.device import resolve_device
+from flowkit.train.device import resolve_device
 from flowkit.errors import ConfigurationError, FlowkitWarning, RunFileError, UnknownComponentError
-from flowkit.h5io import atomic_h5, read_attrs, read_tensors, write_attrs, write_tensors
-from flowkit.train_state import History, TrainState
+from flowkit.io.h5 import atomic_h5, read_attrs, read_tensors, write_attrs, write_tensors
+from flowkit.train.state import History, TrainState
 from flowkit.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover

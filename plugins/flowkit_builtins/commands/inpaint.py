@@ -1,7 +1,7 @@
 """``flowkit inpaint RUN.h5 --mask top --out fig.png``: NICE section 5.2 on test images.
 
 Takes the first N images of the run's test split, hides the pixels of the mask, infers them by
-projected noisy gradient ascent on the model's log-likelihood (:func:`flowkit.inpainting.inpaint`)
+projected noisy gradient ascent on the model's log-likelihood (:func:`flowkit.apps.inpainting.inpaint`)
 and writes a figure like the paper's Fig. 6 (rows: original, masked input, inpainted) plus the
 arrays (``<out>.npz`` by default, or ``--arrays PATH.h5``).
 """
@@ -22,9 +22,9 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
-from flowkit.device import DEVICE_HELP
+from flowkit.train.device import DEVICE_HELP
 from flowkit.errors import ConfigurationError, DataError
-from flowkit.inpainting import MASKS, inpaint, make_mask, require_image_shape
+from flowkit.apps.inpainting import MASKS, inpaint, make_mask, require_image_shape
 from flowkit.priors import check_count
 
 
@@ -66,8 +66,8 @@ def data_bounds(train: np.ndarray, levels: int | None) -> tuple[float, float]:
 def command(run_file: Path, mask_name: str, out: Path, arrays_path: Path | None, count: int,
             steps: int, gradient_clip: float, seed: int, device: str, force: bool) -> None:
     """Inpaint test images of RUN_FILE's data under a mask (NICE section 5.2, Fig. 6)."""
-    from flowkit.figures import inpainting_figure, save_figure
-    from flowkit.runfile import load_run
+    from flowkit.apps.figures import inpainting_figure, save_figure
+    from flowkit.io.runfile import load_run
 
     if mask_name not in MASKS:
         close = difflib.get_close_matches(mask_name, list(MASKS), n=2, cutoff=0.5)

@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from flowkit.inpainting import image_shape
+from flowkit.apps.inpainting import image_shape
 
 #: Colour of hidden pixels in the "masked input" row of the inpainting figure.
 HIDDEN_COLOUR = (0.85, 0.25, 0.25)

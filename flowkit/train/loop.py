@@ -1,4 +1,4 @@
-"""The mutable state of one :func:`flowkit.training.fit` call and its epoch step.
+"""The mutable state of one :func:`flowkit.train.trainer.fit` call and its epoch step.
 
 Resumable snapshots (:class:`TrainState`) copy the weights and Adam's moments: for the paper's
 20-million-parameter model that is about 240 MB, a noticeable fraction of a short epoch. So a
@@ -17,14 +17,14 @@ import torch
 from torch import Tensor, nn
 
 from flowkit.datasets import Splits, dequantize
-from flowkit.device import resolve_device
-from flowkit.evaluation import EVALUATION_SEED, as_rows, evaluation_mode, fixed_dequantization
+from flowkit.train.device import resolve_device
+from flowkit.train.evaluation import EVALUATION_SEED, as_rows, evaluation_mode, fixed_dequantization
 from flowkit.metrics import bits_per_dim
-from flowkit.topology import LogLikelihood, Topology
-from flowkit.train_state import EpochRecord, History, TrainState, clone_state
+from flowkit.train.topology import LogLikelihood, Topology
+from flowkit.train.state import EpochRecord, History, TrainState, clone_state
 
 if TYPE_CHECKING:  # pragma: no cover
-    from flowkit.training import TrainOptions
+    from flowkit.train.options import TrainOptions
 
 #: Largest fraction of training time spent on snapshots nobody asked for.
 SNAPSHOT_OVERHEAD = 0.05

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from flowkit.train_state import EpochRecord
-from flowkit.training import Callback, EpochEnd, FitStart, TrainResult
+from flowkit.train.state import EpochRecord
+from flowkit.train.trainer import Callback, EpochEnd, FitStart, TrainResult
 
 PROGRESS_MODES = ("auto", "bar", "lines", "none")
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from flowkit.datasets import dequantize
 from flowkit.metrics import bits_per_dim
-from flowkit.topology import Topology, default_topology
+from flowkit.train.topology import Topology, default_topology
 
 #: Seed of the evaluation noise recorded in run files (validation and test alike).
 EVALUATION_SEED = 0

@@ -8,7 +8,7 @@ moments, random-generator states, history) taken at the end of an epoch lets
 ``fit(..., state=...)`` continue exactly as if training had not stopped.
 
 Files, printing and progress bars are not the trainer's business: they are callbacks
-(:class:`Callback`). Processes are a :class:`flowkit.topology.Topology`.
+(:class:`Callback`). Processes are a :class:`flowkit.train.topology.Topology`.
 """
 
 from __future__ import annotations
@@ -23,82 +23,14 @@ import torch
 from torch import Tensor, nn
 
 from flowkit.datasets import Splits
-from flowkit.errors import ConfigurationError
-from flowkit.topology import Topology, default_topology
-from flowkit.train_loop import TrainingLoop
-from flowkit.train_state import EpochRecord, History, TrainState
+from flowkit.train.options import TrainOptions
+from flowkit.train.topology import Topology, default_topology
+from flowkit.train.loop import TrainingLoop
+from flowkit.train.state import EpochRecord, History, TrainState
 
 #: Why training stopped (``TrainResult.stop_reason``).
 STOP_REASONS = ("max-epochs", "early-stopping", "time-limit", "non-finite", "interrupted")
 
-
-@dataclass
-class TrainOptions:
-    """How to train. Defaults are the paper's MNIST settings (NICE section 5.1).
-
-    The paper's Adam line reads "beta2 = 0.01": that is the 2014 Adam preprint's notation, where
-    beta2 is one minus the decay rate. Today's equivalent is ``betas=(0.9, 0.99)``; passed
-    literally as 0.01 it diverges within two epochs on MNIST. The paper trains 1500 epochs; here
-    that is the cap, and early stopping on validation log-likelihood (``patience`` epochs without
-    improvement, 0 = never) normally ends a run much sooner.
-    """
-
-    epochs: int = 1500
-    batch_size: int = 256
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.99)
-    eps: float = 1e-4
-    weight_decay: float = 0.0
-    patience: int = 20
-    seed: int = 0
-    device: str = "auto"
-    #: Training-time budget in seconds (checked at the end of each epoch); None = no budget.
-    max_seconds: float | None = None
-    #: Rows of dequantised training data used for data-dependent initialisation.
-    init_examples: int = 10000
-    eval_batch_size: int = 1000
-    #: Fused Adam kernel: None = when the device supports it, True = required, False = never.
-    fused: bool | None = None
-
-    def __post_init__(self) -> None:
-        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-
-    def validate(self) -> TrainOptions:
-        """Raise :class:`ConfigurationError` for values that cannot work; return self."""
-        checks = [
-            (_is_int(self.epochs) and self.epochs >= 0, "epochs must be an integer >= 0"),
-            (_is_int(self.batch_size) and self.batch_size >= 1, "batch size must be >= 1"),
-            (math.isfinite(self.lr) and self.lr > 0, "learning rate must be > 0"),
-            (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
-             "Adam betas must be two numbers in [0, 1)"),
-            (self.eps > 0, "Adam eps must be > 0"),
-            (self.weight_decay >= 0, "weight decay must be >= 0"),
-            (_is_int(self.patience) and self.patience >= 0, "patience must be an integer >= 0"),
-            (self.max_seconds is None or self.max_seconds > 0, "max seconds must be > 0"),
-            (_is_int(self.init_examples) and self.init_examples >= 1,
-             "init examples must be >= 1"),
-            (_is_int(self.eval_batch_size) and self.eval_batch_size >= 1,
-             "evaluation batch size must be >= 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigurationError(f"{message} (options: {self.to_dict()})")
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["betas"] = list(self.betas)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainOptions:
-        """Build from :meth:`to_dict` output; keys this version does not know are ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -224,7 +156,7 @@ def fit(
     :param topology: the processes training runs on (default: this one).
 
     Ctrl-C (``KeyboardInterrupt``) ends training cleanly: the result's ``state`` is the latest
-    snapshot (see :mod:`flowkit.train_loop`), from which ``fit(..., state=...)`` continues.
+    snapshot (see :mod:`flowkit.train.loop`), from which ``fit(..., state=...)`` continues.
     """
     options.validate()
     callbacks = list(callbacks)

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from flowkit.bench import AMP_DTYPES, DEFAULT_COUPLINGS, DEFAULT_MODEL, BenchOptions, run_bench
-from flowkit.benchfile import read_bench_file, write_bench_file
-from flowkit.benchreport import format_table, save_comparison_figure
+from flowkit.bench.runner import AMP_DTYPES, DEFAULT_COUPLINGS, DEFAULT_MODEL, BenchOptions, run_bench
+from flowkit.io.benchfile import read_bench_file, write_bench_file
+from flowkit.bench.report import format_table, save_comparison_figure
 from flowkit.cli import get_registry
-from flowkit.config import parse_assignment, resolve_dataset
-from flowkit.device import DEVICE_HELP
+from flowkit.run.config import parse_assignment, resolve_dataset
+from flowkit.train.device import DEVICE_HELP
 from flowkit.errors import ConfigurationError
 
 _positive = click.IntRange(min=1)

@@ -1,8 +1,8 @@
 """Data-parallel training on several processes: torch.distributed with DistributedDataParallel.
 
-:class:`DistributedTopology` is the :class:`flowkit.topology.Topology` of one process among
+:class:`DistributedTopology` is the :class:`flowkit.train.topology.Topology` of one process among
 ``WORLD_SIZE``, as started by ``torchrun`` (or ``flowkit run --nproc N``, see
-:mod:`flowkit.launch`). It reads the launcher's environment (``RANK``, ``WORLD_SIZE``,
+:mod:`flowkit.train.launch`). It reads the launcher's environment (``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) and joins the process group: gloo on CPUs;
 with CUDA, NCCL for GPU tensors and gloo for the small CPU sums (``cpu:gloo,cuda:nccl``), one GPU
 per process (``cuda:LOCAL_RANK``).
@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from flowkit.errors import ConfigurationError
-from flowkit.topology import Topology
+from flowkit.train.topology import Topology
 
 #: Environment variable: seconds a collective may wait for the other processes.
 TIMEOUT_ENV = "FLOWKIT_DIST_TIMEOUT"
@@ -120,7 +120,7 @@ class DistributedTopology(Topology):
     """One process of a data-parallel run (see the module documentation).
 
     Create it with :meth:`from_environment` inside a process started by a launcher, pass it to
-    :func:`flowkit.runner.start_run` / :func:`flowkit.training.fit` as ``topology``, and call
+    :func:`flowkit.run.runner.start_run` / :func:`flowkit.train.trainer.fit` as ``topology``, and call
     :meth:`close` at the end.
     """
 

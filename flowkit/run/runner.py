@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 import torch
 
-from flowkit.config import (
+from flowkit.run.config import (
     RunConfig,
     absolute_paths,
     build_dataset,
@@ -32,15 +32,15 @@ from flowkit.config import (
     check_components,
 )
 from flowkit.datasets import Dataset
-from flowkit.device import describe_device, resolve_device
+from flowkit.train.device import describe_device, resolve_device
 from flowkit.errors import ConfigurationError, DataError, FlowkitError, FlowkitWarning
-from flowkit.evaluation import EVALUATION_SEED, evaluate, evaluation_mode
+from flowkit.train.evaluation import EVALUATION_SEED, evaluate, evaluation_mode
 from flowkit.plugins import PluginWarning
-from flowkit.progress import progress_callbacks
-from flowkit.runfile import RunRecord, read_run_record, read_train_state, write_run_file
-from flowkit.topology import Topology, default_topology
-from flowkit.train_state import TrainState
-from flowkit.training import Callback, EpochEnd, FitStart, TrainResult, fit
+from flowkit.train.progress import progress_callbacks
+from flowkit.io.runfile import RunRecord, read_run_record, read_train_state, write_run_file
+from flowkit.train.topology import Topology, default_topology
+from flowkit.train.state import TrainState
+from flowkit.train.trainer import Callback, EpochEnd, FitStart, TrainResult, fit
 from flowkit.version import __version__
 
 #: Training options that ``--resume`` may change (they do not change the model or the data).
@@ -362,7 +362,7 @@ def _stop_signals_request_stop(topology: Topology) -> Iterator[None]:
 def _sigterm_as_interrupt(topology: Topology) -> Iterator[None]:
     """SIGTERM (``kill``, job schedulers) stops training like Ctrl-C: the file is finished.
 
-    Several processes handle both signals themselves, to stop together (flowkit.distributed)."""
+    Several processes handle both signals themselves, to stop together (flowkit.train.distributed)."""
     if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
         yield
         return

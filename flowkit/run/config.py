@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import ConfigurationError, DataError
 from flowkit.registry import KINDS
-from flowkit.training import TrainOptions
+from flowkit.train.options import TrainOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.datasets import Dataset

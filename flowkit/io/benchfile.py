@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from flowkit.errors import ConfigurationError, RunFileError
-from flowkit.h5io import atomic_h5, read_attrs, write_attrs
+from flowkit.io.h5 import atomic_h5, read_attrs, write_attrs
 from flowkit.version import __version__
 
 FORMAT = "flowkit-bench"
@@ -67,7 +67,7 @@ class BenchRecord:
 
 
 def write_bench_file(path: str | Path, result, command: list[str] | None = None) -> Path:
-    """Write a :class:`flowkit.bench.BenchResult` to ``path`` atomically."""
+    """Write a :class:`flowkit.bench.runner.BenchResult` to ``path`` atomically."""
     path = Path(path)
     for law in result.laws:
         if "/" in law.law or law.law in (".", ".."):

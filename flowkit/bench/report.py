@@ -1,6 +1,6 @@
 """Showing a bench file: the comparison table (one row per coupling law) and figure.
 
-Both read a :class:`flowkit.benchfile.BenchRecord`, so what is shown is what the file holds.
+Both read a :class:`flowkit.io.benchfile.BenchRecord`, so what is shown is what the file holds.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowkit.benchfile import BenchRecord
+from flowkit.io.benchfile import BenchRecord
 
 _MIB = 1024.0 * 1024.0
 
@@ -68,7 +68,7 @@ def format_table(record: BenchRecord) -> str:
 
 def comparison_figure(record: BenchRecord):
     """Four panels: test bits/dim per law, speeds, round-trip error, validation curves."""
-    from flowkit.figures import new_figure
+    from flowkit.apps.figures import new_figure
 
     laws = record.couplings
     figure = new_figure(16.0, 4.0)
@@ -131,7 +131,7 @@ def comparison_figure(record: BenchRecord):
 
 
 def save_comparison_figure(record: BenchRecord, path: str | Path) -> Path:
-    from flowkit.figures import save_figure
+    from flowkit.apps.figures import save_figure
 
     return save_figure(comparison_figure(record), path)
 
