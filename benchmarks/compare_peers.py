@@ -45,16 +45,17 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import peer_models  # noqa: E402
-from flowkit.io.h5 import atomic_h5, write_attrs  # noqa: E402
-from flowkit.bench.throughput import (  # noqa: E402
+import peer_models
+
+from flowkit.bench.throughput import (
     matmul_bound,
     matmul_gflops,
     median,
     seconds_per_call,
     synchronize,
 )
-from flowkit.train.trainer import TrainOptions, make_optimizer  # noqa: E402
+from flowkit.io.h5 import atomic_h5, write_attrs
+from flowkit.train.trainer import TrainOptions, make_optimizer
 
 LIBRARIES = ("flowkit", "torch", "nflows", "normflows", "zuko", "freia")
 LOG_PROB_TOLERANCE = 1e-2  # nats, on values near -1150 summed over 784 float32 terms
@@ -86,32 +87,58 @@ class Entry:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--libs", default=",".join(LIBRARIES),
-                        help="comma-separated builds (default: all; flowkit is always included)")
+    parser.add_argument(
+        "--libs",
+        default=",".join(LIBRARIES),
+        help="comma-separated builds (default: all; flowkit is always included)",
+    )
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per round")
-    parser.add_argument("--budget", type=float, default=420.0, metavar="SECONDS",
-                        help="stop after the round that passes this many seconds")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=420.0,
+        metavar="SECONDS",
+        help="stop after the round that passes this many seconds",
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--eval-batch-size", type=int, default=1000)
-    parser.add_argument("--eval-calls", type=int, default=2,
-                        help="timed log_prob and sample calls per round")
+    parser.add_argument(
+        "--eval-calls", type=int, default=2, help="timed log_prob and sample calls per round"
+    )
     parser.add_argument("--hidden", type=int, default=peer_models.HIDDEN)
     parser.add_argument("--depth", type=int, default=peer_models.DEPTH)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's choice, the number of cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: torch's choice, the number of cores)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (CUDA is untested here)")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="wall-clock time, or the CPU time of the main thread (needs "
-                        "--threads 1; barely disturbed by other processes on a shared machine)")
-    parser.add_argument("--bf16", action="store_true",
-                        help="also time flowkit under bf16 autocast (not float32, and it ruins "
-                        "NICE's likelihood, see README; its %% of bound is against a bf16 "
-                        "matmul bound)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: hidden 64, depth 2, 2 rounds of 2 steps, batch 64")
-    parser.add_argument("--out", default=None,
-                        help="HDF5 results file (default benchmarks/results/peers-<device>.h5)")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall-clock time, or the CPU time of the main thread (needs "
+        "--threads 1; barely disturbed by other processes on a shared machine)",
+    )
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time flowkit under bf16 autocast (not float32, and it ruins "
+        "NICE's likelihood, see README; its %% of bound is against a bf16 "
+        "matmul bound)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: hidden 64, depth 2, 2 rounds of 2 steps, batch 64",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="HDF5 results file (default benchmarks/results/peers-<device>.h5)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite --out")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -159,14 +186,18 @@ def check_equivalence(builds: dict, device: torch.device) -> dict[str, dict[str,
         log_prob_error = float((build.log_prob(x) - expected_log_prob).abs().max())
         decode_error = float((build.decode(latent) - expected_x).abs().max())
         round_trip = float((build.decode(build.encode(x)) - x).abs().max())
-        report[name] = {"log_prob_max_abs_diff": log_prob_error,
-                        "decode_max_abs_diff": decode_error,
-                        "round_trip_max_abs_error": round_trip,
-                        "reference_mean_log_prob": float(expected_log_prob.mean())}
+        report[name] = {
+            "log_prob_max_abs_diff": log_prob_error,
+            "decode_max_abs_diff": decode_error,
+            "round_trip_max_abs_error": round_trip,
+            "reference_mean_log_prob": float(expected_log_prob.mean()),
+        }
         if not (log_prob_error <= LOG_PROB_TOLERANCE and decode_error <= DECODE_TOLERANCE):
-            raise SystemExit(f"{name} does not compute the reference function: "
-                             f"log_prob differs by {log_prob_error:.3g}, inverse by "
-                             f"{decode_error:.3g}")
+            raise SystemExit(
+                f"{name} does not compute the reference function: "
+                f"log_prob differs by {log_prob_error:.3g}, inverse by "
+                f"{decode_error:.3g}"
+            )
         build.module.train()
     return report
 
@@ -186,18 +217,34 @@ def make_entries(builds: dict, bf16: bool) -> list[Entry]:
         fused_done = False
         if name == "flowkit":
             optimizer, kind = make_optimizer(params, TrainOptions())
-            entries.append(Entry("flowkit", build, f"{kind} (as flowkit run)", optimizer,
-                                 check_finite=True))
+            entries.append(
+                Entry("flowkit", build, f"{kind} (as flowkit run)", optimizer, check_finite=True)
+            )
             fused_done = kind == "adam-fused"
             if bf16:
                 optimizer, kind = make_optimizer(params, TrainOptions())
-                entries.append(Entry("flowkit/bf16", build, f"{kind} + bf16 autocast (opt-in)",
-                                     optimizer, check_finite=True, autocast=torch.bfloat16))
-        entries.append(Entry(f"{name}/adam", build, "adam (torch default)",
-                             torch.optim.Adam(params, lr=1e-3)))
+                entries.append(
+                    Entry(
+                        "flowkit/bf16",
+                        build,
+                        f"{kind} + bf16 autocast (opt-in)",
+                        optimizer,
+                        check_finite=True,
+                        autocast=torch.bfloat16,
+                    )
+                )
+        entries.append(
+            Entry(f"{name}/adam", build, "adam (torch default)", torch.optim.Adam(params, lr=1e-3))
+        )
         if not fused_done:
-            entries.append(Entry(f"{name}/adam-fused", build, "adam-fused",
-                                 torch.optim.Adam(params, lr=1e-3, fused=True)))
+            entries.append(
+                Entry(
+                    f"{name}/adam-fused",
+                    build,
+                    "adam-fused",
+                    torch.optim.Adam(params, lr=1e-3, fused=True),
+                )
+            )
     return entries
 
 
@@ -215,8 +262,14 @@ def training_step(entry: Entry, batch: torch.Tensor) -> None:
     entry.optimizer.step()
 
 
-def time_training(entry: Entry, data: torch.Tensor, steps: int, warmup: int,
-                  device: torch.device, clock=time.perf_counter) -> Callable[[], float]:
+def time_training(
+    entry: Entry,
+    data: torch.Tensor,
+    steps: int,
+    warmup: int,
+    device: torch.device,
+    clock=time.perf_counter,
+) -> Callable[[], float]:
     """A job returning training examples/s over ``steps`` steps after ``warmup`` steps."""
     counter = iter(range(10**12))
 
@@ -228,12 +281,19 @@ def time_training(entry: Entry, data: torch.Tensor, steps: int, warmup: int,
         for _ in range(warmup):
             step()
         return data.shape[1] / seconds_per_call(step, steps, device, clock)
+
     return job
 
 
-def time_inference(build, kind: str, inputs: torch.Tensor, calls: int, device: torch.device,
-                   dtype: torch.dtype | None = None, clock=time.perf_counter
-                   ) -> Callable[[], float]:
+def time_inference(
+    build,
+    kind: str,
+    inputs: torch.Tensor,
+    calls: int,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    clock=time.perf_counter,
+) -> Callable[[], float]:
     """A job returning log_prob or sampling examples/s (eval mode, no gradients)."""
     n = inputs.shape[0]
     run = (lambda: build.log_prob(inputs)) if kind == "log_prob" else (lambda: build.sample(n))
@@ -244,6 +304,7 @@ def time_inference(build, kind: str, inputs: torch.Tensor, calls: int, device: t
             seconds = seconds_per_call(run, calls, device, clock)
         build.train(True)
         return n / seconds
+
     return job
 
 
@@ -264,8 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     names = ["flowkit"] + [n for n in args.libs.split(",") if n and n != "flowkit"]
     unknown = [n for n in names if n not in peer_models.BUILDERS]
     if unknown:
-        print(f"error: unknown build(s) {', '.join(unknown)}; choose from "
-              f"{', '.join(LIBRARIES)}", file=sys.stderr)
+        print(
+            f"error: unknown build(s) {', '.join(unknown)}; choose from {', '.join(LIBRARIES)}",
+            file=sys.stderr,
+        )
         return 2
     started = time.perf_counter()
     load_before = os.getloadavg()
@@ -275,24 +338,35 @@ def main(argv: list[str] | None = None) -> int:
     for build in builds.values():
         build.module.to(device)
     check = check_equivalence(builds, device)
-    print("same function: " + ", ".join(
-        f"{n} |dlogp| {c['log_prob_max_abs_diff']:.1e}" for n, c in check.items()), flush=True)
+    print(
+        "same function: "
+        + ", ".join(f"{n} |dlogp| {c['log_prob_max_abs_diff']:.1e}" for n, c in check.items()),
+        flush=True,
+    )
 
     generator = torch.Generator().manual_seed(3)
     data = torch.rand(4, args.batch_size, peer_models.FEATURES, generator=generator).to(device)
-    eval_inputs = torch.rand(args.eval_batch_size, peer_models.FEATURES,
-                             generator=generator).to(device)
+    eval_inputs = torch.rand(args.eval_batch_size, peer_models.FEATURES, generator=generator).to(
+        device
+    )
     entries = make_entries(builds, args.bf16)
-    train_jobs = {e.key: time_training(e, data, args.steps, 1, device, args.timer)
-                  for e in entries}
+    train_jobs = {
+        e.key: time_training(e, data, args.steps, 1, device, args.timer) for e in entries
+    }
     infer_jobs = {}
     for entry in entries:
         for kind in ("log_prob", "sample"):
             key = f"{entry.infer_name}/{kind}"
             if key not in infer_jobs:
-                infer_jobs[key] = time_inference(entry.build, kind, eval_inputs,
-                                                 args.eval_calls, device, entry.autocast,
-                                                 args.timer)
+                infer_jobs[key] = time_inference(
+                    entry.build,
+                    kind,
+                    eval_inputs,
+                    args.eval_calls,
+                    device,
+                    entry.autocast,
+                    args.timer,
+                )
     for entry in entries:  # the first steps allocate Adam's state and warm the caches
         time_training(entry, data, 1, 2, device)()
     for job in infer_jobs.values():
@@ -306,30 +380,53 @@ def main(argv: list[str] | None = None) -> int:
     infer_values: dict[str, list[float]] = {k: [] for k in infer_jobs}
 
     def train_bound() -> float:
-        return matmul_bound(reference, args.batch_size, training=True, device=device, repeats=2,
-                            clock=args.timer)
+        return matmul_bound(
+            reference, args.batch_size, training=True, device=device, repeats=2, clock=args.timer
+        )
 
     for index in range(args.rounds):
         before = train_bound()
-        bounds["forward"].append(matmul_bound(reference, args.eval_batch_size, training=False,
-                                              device=device, repeats=2, clock=args.timer))
-        bounds["gflops"].append(matmul_gflops(device=device, seconds=0.1 if args.quick else 0.3,
-                                              clock=args.timer))
+        bounds["forward"].append(
+            matmul_bound(
+                reference,
+                args.eval_batch_size,
+                training=False,
+                device=device,
+                repeats=2,
+                clock=args.timer,
+            )
+        )
+        bounds["gflops"].append(
+            matmul_gflops(device=device, seconds=0.1 if args.quick else 0.3, clock=args.timer)
+        )
         if args.bf16:
-            for name, batch, training in (("train_bf16", args.batch_size, True),
-                                          ("forward_bf16", args.eval_batch_size, False)):
-                bounds[name].append(matmul_bound(reference, batch, training=training,
-                                                 device=device, dtype=torch.bfloat16, repeats=2,
-                                                 clock=args.timer))
+            for name, batch, training in (
+                ("train_bf16", args.batch_size, True),
+                ("forward_bf16", args.eval_batch_size, False),
+            ):
+                bounds[name].append(
+                    matmul_bound(
+                        reference,
+                        batch,
+                        training=training,
+                        device=device,
+                        dtype=torch.bfloat16,
+                        repeats=2,
+                        clock=args.timer,
+                    )
+                )
         for key in rotated(list(train_jobs), index):
             train_values[key].append(train_jobs[key]())
         for key in rotated(list(infer_jobs), index):
             infer_values[key].append(infer_jobs[key]())
         bounds["train"].append((before + train_bound()) / 2)
         elapsed = time.perf_counter() - started
-        print(f"round {index + 1}/{args.rounds} ({elapsed:.0f} s): bound "
-              f"{bounds['train'][-1]:.0f}/s; "
-              + ", ".join(f"{k} {v[-1]:.0f}" for k, v in train_values.items()), flush=True)
+        print(
+            f"round {index + 1}/{args.rounds} ({elapsed:.0f} s): bound "
+            f"{bounds['train'][-1]:.0f}/s; "
+            + ", ".join(f"{k} {v[-1]:.0f}" for k, v in train_values.items()),
+            flush=True,
+        )
         if elapsed > args.budget and index + 1 < args.rounds:
             print(f"time budget of {args.budget:.0f} s used up after {index + 1} rounds")
             break
@@ -340,8 +437,19 @@ def main(argv: list[str] | None = None) -> int:
     rows = summarise(entries, train_values, infer_values, bounds)
     headline = headline_ratios(train_values, infer_values, bounds, builds)
     print_table(rows, headline, bounds, args, device, load)
-    write_results(args, device, rows, headline, bounds, check, missing, train_values,
-                  infer_values, elapsed, load)
+    write_results(
+        args,
+        device,
+        rows,
+        headline,
+        bounds,
+        check,
+        missing,
+        train_values,
+        infer_values,
+        elapsed,
+        load,
+    )
     print(f"wrote {args.out} ({elapsed:.0f} s)")
     return 0
 
@@ -357,20 +465,27 @@ def summarise(entries, train_values, infer_values, bounds) -> list[dict]:
         name, suffix = entry.infer_name, "_bf16" if entry.autocast is not None else ""
         train = train_values[entry.key]
         log_prob, sample = infer_values[f"{name}/log_prob"], infer_values[f"{name}/sample"]
-        rows.append({
-            "key": entry.key, "build": name, "label": entry.build.label,
-            "optimizer": entry.optimizer_name, "parameters": entry.build.parameter_count,
-            "linear_macs": entry.build.linear_macs, "rounds": len(train),
-            "train_samples_per_s": median(train), "train_best_samples_per_s": max(train),
-            "log_prob_samples_per_s": median(log_prob),
-            "sample_samples_per_s": median(sample),
-            "flowkit_train_ratio": ratio_median(train_values["flowkit"], train),
-            "flowkit_log_prob_ratio": ratio_median(infer_values["flowkit/log_prob"], log_prob),
-            "flowkit_sample_ratio": ratio_median(infer_values["flowkit/sample"], sample),
-            "train_fraction_of_bound": ratio_median(train, bounds[entry.bound_name]),
-            "log_prob_fraction_of_bound": ratio_median(log_prob, bounds[f"forward{suffix}"]),
-            "sample_fraction_of_bound": ratio_median(sample, bounds[f"forward{suffix}"]),
-        })
+        rows.append(
+            {
+                "key": entry.key,
+                "build": name,
+                "label": entry.build.label,
+                "optimizer": entry.optimizer_name,
+                "parameters": entry.build.parameter_count,
+                "linear_macs": entry.build.linear_macs,
+                "rounds": len(train),
+                "train_samples_per_s": median(train),
+                "train_best_samples_per_s": max(train),
+                "log_prob_samples_per_s": median(log_prob),
+                "sample_samples_per_s": median(sample),
+                "flowkit_train_ratio": ratio_median(train_values["flowkit"], train),
+                "flowkit_log_prob_ratio": ratio_median(infer_values["flowkit/log_prob"], log_prob),
+                "flowkit_sample_ratio": ratio_median(infer_values["flowkit/sample"], sample),
+                "train_fraction_of_bound": ratio_median(train, bounds[entry.bound_name]),
+                "log_prob_fraction_of_bound": ratio_median(log_prob, bounds[f"forward{suffix}"]),
+                "sample_fraction_of_bound": ratio_median(sample, bounds[f"forward{suffix}"]),
+            }
+        )
     return rows
 
 
@@ -392,62 +507,93 @@ def headline_ratios(train_values, infer_values, bounds, builds) -> dict[str, flo
         "sample_vs_fastest_peer": versus(infer_values, "flowkit/sample", "/sample"),
     }
     if "flowkit/bf16" in train_values:
-        result.update({
-            "bf16_train_vs_fastest_peer_default_adam": versus(train_values, "flowkit/bf16",
-                                                              "/adam"),
-            "bf16_train_vs_fastest_peer_fused_adam": versus(train_values, "flowkit/bf16",
-                                                            "/adam-fused"),
-            "bf16_train_fraction_of_bf16_bound": ratio_median(train_values["flowkit/bf16"],
-                                                              bounds["train_bf16"]),
-            "bf16_log_prob_vs_fastest_peer": versus(infer_values, "flowkit-bf16/log_prob",
-                                                    "/log_prob"),
-            "bf16_sample_vs_fastest_peer": versus(infer_values, "flowkit-bf16/sample",
-                                                  "/sample"),
-        })
+        result.update(
+            {
+                "bf16_train_vs_fastest_peer_default_adam": versus(
+                    train_values, "flowkit/bf16", "/adam"
+                ),
+                "bf16_train_vs_fastest_peer_fused_adam": versus(
+                    train_values, "flowkit/bf16", "/adam-fused"
+                ),
+                "bf16_train_fraction_of_bf16_bound": ratio_median(
+                    train_values["flowkit/bf16"], bounds["train_bf16"]
+                ),
+                "bf16_log_prob_vs_fastest_peer": versus(
+                    infer_values, "flowkit-bf16/log_prob", "/log_prob"
+                ),
+                "bf16_sample_vs_fastest_peer": versus(
+                    infer_values, "flowkit-bf16/sample", "/sample"
+                ),
+            }
+        )
     return result
 
 
 def print_table(rows, headline, bounds, args, device, load) -> None:
     print()
-    print(f"NICE-MNIST (784-d, 4 additive couplings, MLP 392 -> {args.depth} x {args.hidden} -> "
-          f"392), {device}, {torch.get_num_threads()} threads, train batch {args.batch_size}, "
-          f"eval batch {args.eval_batch_size}; {len(bounds['train'])} interleaved rounds; "
-          f"load average {load[0][0]:.1f} -> {load[1][0]:.1f}")
-    print(f"matmul bound: training {median(bounds['train']):.0f} samples/s, forward "
-          f"{median(bounds['forward']):.0f} samples/s; 256x1000x1000 product "
-          f"{median(bounds['gflops']):.0f} GFLOP/s (medians of rounds)")
-    header = (f"{'build':<22} {'optimizer':<36} {'train/s':>8} {'best':>6} {'fk x':>6} "
-              f"{'bound':>6} {'logp/s':>8} {'fk x':>6} {'sample/s':>8} {'fk x':>6}")
+    print(
+        f"NICE-MNIST (784-d, 4 additive couplings, MLP 392 -> {args.depth} x {args.hidden} -> "
+        f"392), {device}, {torch.get_num_threads()} threads, train batch {args.batch_size}, "
+        f"eval batch {args.eval_batch_size}; {len(bounds['train'])} interleaved rounds; "
+        f"load average {load[0][0]:.1f} -> {load[1][0]:.1f}"
+    )
+    print(
+        f"matmul bound: training {median(bounds['train']):.0f} samples/s, forward "
+        f"{median(bounds['forward']):.0f} samples/s; 256x1000x1000 product "
+        f"{median(bounds['gflops']):.0f} GFLOP/s (medians of rounds)"
+    )
+    header = (
+        f"{'build':<22} {'optimizer':<36} {'train/s':>8} {'best':>6} {'fk x':>6} "
+        f"{'bound':>6} {'logp/s':>8} {'fk x':>6} {'sample/s':>8} {'fk x':>6}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['label']:<22} {r['optimizer']:<36} {r['train_samples_per_s']:8.0f} "
-              f"{r['train_best_samples_per_s']:6.0f} {r['flowkit_train_ratio']:6.2f} "
-              f"{r['train_fraction_of_bound']:6.1%} "
-              f"{r['log_prob_samples_per_s']:8.0f} {r['flowkit_log_prob_ratio']:6.2f} "
-              f"{r['sample_samples_per_s']:8.0f} {r['flowkit_sample_ratio']:6.2f}")
-    print("train/s, logp/s, sample/s: medians of rounds; best: fastest round; fk x: flowkit "
-          "(as flowkit run) / this row, median of per-round ratios; bound: training speed / "
-          "matmul bound of the same round")
+        print(
+            f"{r['label']:<22} {r['optimizer']:<36} {r['train_samples_per_s']:8.0f} "
+            f"{r['train_best_samples_per_s']:6.0f} {r['flowkit_train_ratio']:6.2f} "
+            f"{r['train_fraction_of_bound']:6.1%} "
+            f"{r['log_prob_samples_per_s']:8.0f} {r['flowkit_log_prob_ratio']:6.2f} "
+            f"{r['sample_samples_per_s']:8.0f} {r['flowkit_sample_ratio']:6.2f}"
+        )
+    print(
+        "train/s, logp/s, sample/s: medians of rounds; best: fastest round; fk x: flowkit "
+        "(as flowkit run) / this row, median of per-round ratios; bound: training speed / "
+        "matmul bound of the same round"
+    )
     if headline:
-        print("flowkit (as `flowkit run`, float32) against its closest rival (the smallest of "
-              "its median per-round ratios to each other build, plain PyTorch included):")
-        print(f"  training, others with torch's default Adam: "
-              f"{headline['train_vs_fastest_peer_default_adam']:.2f}x")
-        print(f"  training, others with fused Adam too:       "
-              f"{headline['train_vs_fastest_peer_fused_adam']:.2f}x")
+        print(
+            "flowkit (as `flowkit run`, float32) against its closest rival (the smallest of "
+            "its median per-round ratios to each other build, plain PyTorch included):"
+        )
+        print(
+            f"  training, others with torch's default Adam: "
+            f"{headline['train_vs_fastest_peer_default_adam']:.2f}x"
+        )
+        print(
+            f"  training, others with fused Adam too:       "
+            f"{headline['train_vs_fastest_peer_fused_adam']:.2f}x"
+        )
         print(f"  training at {headline['train_fraction_of_bound']:.1%} of the matmul bound")
-        print(f"  log_prob {headline['log_prob_vs_fastest_peer']:.2f}x, sampling "
-              f"{headline['sample_vs_fastest_peer']:.2f}x")
+        print(
+            f"  log_prob {headline['log_prob_vs_fastest_peer']:.2f}x, sampling "
+            f"{headline['sample_vs_fastest_peer']:.2f}x"
+        )
         if "bf16_train_vs_fastest_peer_default_adam" in headline:
-            print("flowkit with bf16 autocast (the MLPs in bfloat16, the couplings and the "
-                  "likelihood in float32; NOT the float32 model, see README):")
-            print(f"  training {headline['bf16_train_vs_fastest_peer_default_adam']:.2f}x "
-                  "(others default Adam), "
-                  f"{headline['bf16_train_vs_fastest_peer_fused_adam']:.2f}x (others fused); "
-                  f"{headline['bf16_train_fraction_of_bf16_bound']:.1%} of the bf16 matmul bound")
-            print(f"  log_prob {headline['bf16_log_prob_vs_fastest_peer']:.2f}x, sampling "
-                  f"{headline['bf16_sample_vs_fastest_peer']:.2f}x")
+            print(
+                "flowkit with bf16 autocast (the MLPs in bfloat16, the couplings and the "
+                "likelihood in float32; NOT the float32 model, see README):"
+            )
+            print(
+                f"  training {headline['bf16_train_vs_fastest_peer_default_adam']:.2f}x "
+                "(others default Adam), "
+                f"{headline['bf16_train_vs_fastest_peer_fused_adam']:.2f}x (others fused); "
+                f"{headline['bf16_train_fraction_of_bf16_bound']:.1%} of the bf16 matmul bound"
+            )
+            print(
+                f"  log_prob {headline['bf16_log_prob_vs_fastest_peer']:.2f}x, sampling "
+                f"{headline['bf16_sample_vs_fastest_peer']:.2f}x"
+            )
 
 
 def cpu_model() -> str:
@@ -461,32 +607,58 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def write_results(args, device, rows, headline, bounds, check, missing, train_values,
-                  infer_values, elapsed, load) -> None:
+def write_results(
+    args, device, rows, headline, bounds, check, missing, train_values, infer_values, elapsed, load
+) -> None:
     """Everything into one HDF5 file, written atomically (temporary name, then rename)."""
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with atomic_h5(args.out) as f:
-        write_attrs(f, {
-            "format": "flowkit-peer-comparison", "format_version": 1,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(["python", "benchmarks/compare_peers.py", *(args.argv or [])]),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-            "cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
-            "rounds": len(bounds["train"]), "steps": args.steps, "clock": args.clock,
-            "batch_size": args.batch_size, "eval_batch_size": args.eval_batch_size,
-            "hidden": args.hidden, "depth": args.depth, "quick": bool(args.quick),
-            "seconds": elapsed, "load_average_before": list(load[0]),
-            "load_average_after": list(load[1]), "left_out": missing,
-            "versions": {b: peer_models.version_of(d) for b, d in (
-                ("flowkit", "flowkit"), ("nflows", "nflows"), ("normflows", "normflows"),
-                ("zuko", "zuko"), ("freia", "FrEIA"))},
-        })
+        write_attrs(
+            f,
+            {
+                "format": "flowkit-peer-comparison",
+                "format_version": 1,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "command": " ".join(["python", "benchmarks/compare_peers.py", *(args.argv or [])]),
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+                "device": str(device)
+                if device.type != "cuda"
+                else torch.cuda.get_device_name(device),
+                "cpu": cpu_model(),
+                "cores": os.cpu_count(),
+                "threads": torch.get_num_threads(),
+                "rounds": len(bounds["train"]),
+                "steps": args.steps,
+                "clock": args.clock,
+                "batch_size": args.batch_size,
+                "eval_batch_size": args.eval_batch_size,
+                "hidden": args.hidden,
+                "depth": args.depth,
+                "quick": bool(args.quick),
+                "seconds": elapsed,
+                "load_average_before": list(load[0]),
+                "load_average_after": list(load[1]),
+                "left_out": missing,
+                "versions": {
+                    b: peer_models.version_of(d)
+                    for b, d in (
+                        ("flowkit", "flowkit"),
+                        ("nflows", "nflows"),
+                        ("normflows", "normflows"),
+                        ("zuko", "zuko"),
+                        ("freia", "FrEIA"),
+                    )
+                },
+            },
+        )
         write_attrs(f.create_group("headline"), headline)
         group = f.create_group("bound")
-        group.attrs["about"] = ("per round: train/forward = examples/s the model's matrix "
-                                "products alone allow (torch.mm replay); gflops = one "
-                                "256x1000x1000 product")
+        group.attrs["about"] = (
+            "per round: train/forward = examples/s the model's matrix "
+            "products alone allow (torch.mm replay); gflops = one "
+            "256x1000x1000 product"
+        )
         for name, values in bounds.items():
             group.create_dataset(name, data=np.asarray(values, dtype=np.float64))
         group = f.create_group("check")

@@ -38,11 +38,37 @@ from flowkit.io.runfile import read_run_record
 def run_once(nproc: int, threads: int | None, args: argparse.Namespace, directory: Path) -> dict:
     """One `flowkit run`; returns its measured numbers."""
     out = directory / f"run-{nproc}-{threads or 'all'}.h5"
-    command = [sys.executable, "-m", "flowkit", "run", "nice", "--dataset", args.dataset,
-               "--layers", str(args.layers), "--hidden", str(args.hidden),
-               "--depth", str(args.depth), "--batch-size", str(args.batch_size),
-               "--epochs", str(args.epochs), "--patience", "0", "--device", args.device,
-               "--num-samples", "0", "--nproc", str(nproc), "--out", str(out), "--force", "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "flowkit",
+        "run",
+        "nice",
+        "--dataset",
+        args.dataset,
+        "--layers",
+        str(args.layers),
+        "--hidden",
+        str(args.hidden),
+        "--depth",
+        str(args.depth),
+        "--batch-size",
+        str(args.batch_size),
+        "--epochs",
+        str(args.epochs),
+        "--patience",
+        "0",
+        "--device",
+        args.device,
+        "--num-samples",
+        "0",
+        "--nproc",
+        str(nproc),
+        "--out",
+        str(out),
+        "--force",
+        "-q",
+    ]
     env = dict(os.environ)
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -58,8 +84,9 @@ def run_once(nproc: int, threads: int | None, args: argparse.Namespace, director
         "device": record.environment["versions"]["device"],  # e.g. "cpu (1 threads)"
         "samples_per_second": statistics.median(rates),
         "samples_per_second_epochs": rates,
-        "epoch_seconds": statistics.median(record.history["seconds"][1:] or
-                                           record.history["seconds"]),
+        "epoch_seconds": statistics.median(
+            record.history["seconds"][1:] or record.history["seconds"]
+        ),
         "wall_seconds": wall,
         "test_log_likelihood_nats": record.results.get("test_log_likelihood_nats"),
     }
@@ -101,20 +128,30 @@ def main(argv: list[str] | None = None) -> None:
         row["rounds"] = [run["samples_per_second"] for run in config_runs]
         results.append(row)
     base = results[0]["samples_per_second"]
-    print(f"flowkit run nice --dataset {args.dataset} --layers {args.layers} --hidden "
-          f"{args.hidden} --depth {args.depth} --batch-size {args.batch_size} (global) on "
-          f"{args.device}, {cores} cores, torch {torch.__version__}, median of {args.rounds} "
-          f"round(s); load average before: {load_before:.1f}")
-    print(f"{'processes':>9}  {'each on':>22}  {'samples/s':>10}  {'vs first':>12}  "
-          f"{'epoch s':>8}")
+    print(
+        f"flowkit run nice --dataset {args.dataset} --layers {args.layers} --hidden "
+        f"{args.hidden} --depth {args.depth} --batch-size {args.batch_size} (global) on "
+        f"{args.device}, {cores} cores, torch {torch.__version__}, median of {args.rounds} "
+        f"round(s); load average before: {load_before:.1f}"
+    )
+    print(
+        f"{'processes':>9}  {'each on':>22}  {'samples/s':>10}  {'vs first':>12}  {'epoch s':>8}"
+    )
     for row in results:
-        print(f"{row['processes']:>9}  {row['device']:>22}  "
-              f"{row['samples_per_second']:>10,.0f}  {row['samples_per_second'] / base:>11.2f}x  "
-              f"{row['epoch_seconds']:>8.2f}")
+        print(
+            f"{row['processes']:>9}  {row['device']:>22}  "
+            f"{row['samples_per_second']:>10,.0f}  {row['samples_per_second'] / base:>11.2f}x  "
+            f"{row['epoch_seconds']:>8.2f}"
+        )
     if args.out:
-        meta = {"argv": sys.argv, "platform": platform.platform(), "cores": cores,
-                "load_average_before": load_before,
-                "torch": torch.__version__, "options": vars(args)}
+        meta = {
+            "argv": sys.argv,
+            "platform": platform.platform(),
+            "cores": cores,
+            "load_average_before": load_before,
+            "torch": torch.__version__,
+            "options": vars(args),
+        }
         Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=2))
 
 

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -56,8 +57,11 @@ def logistic_noise(n: int, features: int, like: Tensor) -> Tensor:
 
 def linears(module: nn.Module) -> list[nn.Module]:
     """Linear layers in creation order (zuko's ``Linear`` is not an ``nn.Linear``: duck-typed)."""
-    return [m for m in module.modules()
-            if all(hasattr(m, a) for a in ("in_features", "out_features", "weight", "bias"))]
+    return [
+        m
+        for m in module.modules()
+        if all(hasattr(m, a) for a in ("in_features", "out_features", "weight", "bias"))
+    ]
 
 
 def version_of(distribution: str) -> str:
@@ -114,8 +118,15 @@ def build_flowkit(hidden: int = HIDDEN, depth: int = DEPTH, registry=None) -> Ca
 
     registry = registry or load_registry()
     pipeline = registry.get("pipeline", "nice")()
-    config = pipeline.resolve(coupling="additive", layers=COUPLINGS, hidden=hidden, depth=depth,
-                              partition="interleaved", scaling="diagonal", prior="logistic")
+    config = pipeline.resolve(
+        coupling="additive",
+        layers=COUPLINGS,
+        hidden=hidden,
+        depth=depth,
+        partition="interleaved",
+        scaling="diagonal",
+        prior="logistic",
+    )
     flow = pipeline.build(registry, FEATURES, config)
     couplings = [t for t in flow.transform if hasattr(t, "net")]
     scaling = flow.transform[len(flow.transform) - 1]
@@ -126,11 +137,19 @@ def build_flowkit(hidden: int = HIDDEN, depth: int = DEPTH, registry=None) -> Ca
             scaling.initialized.fill_(True)  # loaded weights: no data-dependent re-fit
 
     return Candidate(
-        key="flowkit", label=f"flowkit {version_of('flowkit')}", module=flow,
-        log_prob=flow.log_prob, sample=flow.sample, encode=flow.encode, decode=flow.decode,
-        nets=[c.net for c in couplings], set_log_scale=set_log_scale,
-        notes=["registry.get('pipeline', 'nice')().build(registry, 784, config): additive "
-               "couplings, interleaved partition, diagonal scaling, logistic prior"],
+        key="flowkit",
+        label=f"flowkit {version_of('flowkit')}",
+        module=flow,
+        log_prob=flow.log_prob,
+        sample=flow.sample,
+        encode=flow.encode,
+        decode=flow.decode,
+        nets=[c.net for c in couplings],
+        set_log_scale=set_log_scale,
+        notes=[
+            "registry.get('pipeline', 'nice')().build(registry, 784, config): additive "
+            "couplings, interleaved partition, diagonal scaling, logistic prior"
+        ],
     )
 
 
@@ -140,8 +159,9 @@ class PlainNice(nn.Module):
 
     def __init__(self, hidden: int = HIDDEN, depth: int = DEPTH) -> None:
         super().__init__()
-        self.m = nn.ModuleList(relu_mlp(FEATURES // 2, FEATURES // 2, hidden, depth)
-                               for _ in range(COUPLINGS))
+        self.m = nn.ModuleList(
+            relu_mlp(FEATURES // 2, FEATURES // 2, hidden, depth) for _ in range(COUPLINGS)
+        )
         self.s = nn.Parameter(torch.zeros(FEATURES))
 
     def encode(self, x: Tensor) -> Tensor:
@@ -173,9 +193,15 @@ class PlainNice(nn.Module):
 def build_torch(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     model = PlainNice(hidden, depth)
     return Candidate(
-        key="torch", label=f"plain PyTorch {torch.__version__.split('+')[0]}", module=model,
-        log_prob=model.log_prob, sample=model.sample, encode=model.encode, decode=model.decode,
-        nets=list(model.m), set_log_scale=model.s.data.copy_,
+        key="torch",
+        label=f"plain PyTorch {torch.__version__.split('+')[0]}",
+        module=model,
+        log_prob=model.log_prob,
+        sample=model.sample,
+        encode=model.encode,
+        decode=model.decode,
+        nets=list(model.m),
+        set_log_scale=model.s.data.copy_,
         notes=["hand-written, strided-view split; the reference for the weight check"],
     )
 
@@ -228,12 +254,19 @@ def build_nflows(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     transform = CompositeTransform([*couplings, scale])
     flow = Flow(transform, Logistic())
     return Candidate(
-        key="nflows", label=f"nflows {version_of('nflows')}", module=flow,
-        log_prob=flow.log_prob, sample=flow.sample, encode=flow.transform_to_noise,
+        key="nflows",
+        label=f"nflows {version_of('nflows')}",
+        module=flow,
+        log_prob=flow.log_prob,
+        sample=flow.sample,
+        encode=flow.transform_to_noise,
         decode=lambda h: transform.inverse(h)[0],
-        nets=[c.transform_net.body for c in couplings], set_log_scale=scale.s.data.copy_,
-        notes=["conditioner wrapped to accept a context; custom scaling Transform and "
-               "logistic Distribution (nflows ships neither)"],
+        nets=[c.transform_net.body for c in couplings],
+        set_log_scale=scale.s.data.copy_,
+        notes=[
+            "conditioner wrapped to accept a context; custom scaling Transform and "
+            "logistic Distribution (nflows ships neither)"
+        ],
     )
 
 
@@ -257,32 +290,46 @@ def build_normflows(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     # to the first. Its AffineCoupling inverse is x2 - t(x1): m enters with a minus sign.
     couplings = [
         nf.flows.AffineCouplingBlock(
-            nf.nets.MLP([FEATURES // 2] + [hidden] * depth + [FEATURES // 2]), scale=False,
+            nf.nets.MLP([FEATURES // 2] + [hidden] * depth + [FEATURES // 2]),
+            scale=False,
             # conditioning half z1: even coordinates ("checkerboard_inv") for layers 0, 2
-            split_mode="checkerboard_inv" if i % 2 == 0 else "checkerboard")
+            split_mode="checkerboard_inv" if i % 2 == 0 else "checkerboard",
+        )
         for i in range(COUPLINGS)
     ]
     scale = nf.flows.AffineConstFlow((FEATURES,), scale=True, shift=False)
     model = nf.NormalizingFlow(q0=Logistic(), flows=[scale, *reversed(couplings)])
     return Candidate(
-        key="normflows", label=f"normflows {version_of('normflows')}", module=model,
-        log_prob=model.log_prob, sample=lambda n: model.sample(n)[0], encode=model.inverse,
-        decode=model.forward, nets=[c.flows[1].param_map for c in couplings],
-        set_log_scale=lambda s: scale.s.data.copy_(-s.view(1, -1)), negated=True,
-        notes=["AffineCouplingBlock(scale=False) with checkerboard split; flows defined in the "
-               "sampling direction (s and m enter negated); custom logistic BaseDistribution"],
+        key="normflows",
+        label=f"normflows {version_of('normflows')}",
+        module=model,
+        log_prob=model.log_prob,
+        sample=lambda n: model.sample(n)[0],
+        encode=model.inverse,
+        decode=model.forward,
+        nets=[c.flows[1].param_map for c in couplings],
+        set_log_scale=lambda s: scale.s.data.copy_(-s.view(1, -1)),
+        negated=True,
+        notes=[
+            "AffineCouplingBlock(scale=False) with checkerboard split; flows defined in the "
+            "sampling direction (s and m enter negated); custom logistic BaseDistribution"
+        ],
     )
 
 
 # ---- zuko ---------------------------------------------------------------------------------------
 def build_zuko(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     from torch.distributions import AffineTransform, Distribution, constraints
-    from zuko.flows import (Flow, GeneralCouplingTransform, UnconditionalDistribution,
-                            UnconditionalTransform)
+    from zuko.flows import (
+        Flow,
+        GeneralCouplingTransform,
+        UnconditionalDistribution,
+        UnconditionalTransform,
+    )
     from zuko.transforms import AdditiveTransform
 
     class Logistic(Distribution):  # zuko ships none
-        arg_constraints: dict = {}
+        arg_constraints: ClassVar[dict] = {}
         support = constraints.real_vector
         has_rsample = True
 
@@ -300,22 +347,35 @@ def build_zuko(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     couplings = [
         # zuko: mask True marks the conditioning (constant) coordinates
         GeneralCouplingTransform(
-            FEATURES, mask=torch.arange(FEATURES) % 2 == (i % 2), univariate=AdditiveTransform,
-            shapes=((),), hidden_features=[hidden] * depth)
+            FEATURES,
+            mask=torch.arange(FEATURES) % 2 == (i % 2),
+            univariate=AdditiveTransform,
+            shapes=((),),
+            hidden_features=[hidden] * depth,
+        )
         for i in range(COUPLINGS)
     ]
     scale = UnconditionalTransform(
-        lambda s: AffineTransform(0.0, s.exp(), event_dim=1), torch.zeros(FEATURES))
-    flow = Flow([*couplings, scale], UnconditionalDistribution(
-        Logistic, torch.zeros(FEATURES), buffer=True))
+        lambda s: AffineTransform(0.0, s.exp(), event_dim=1), torch.zeros(FEATURES)
+    )
+    flow = Flow(
+        [*couplings, scale],
+        UnconditionalDistribution(Logistic, torch.zeros(FEATURES), buffer=True),
+    )
     return Candidate(
-        key="zuko", label=f"zuko {version_of('zuko')}", module=flow,
-        log_prob=lambda x: flow().log_prob(x), sample=lambda n: flow().sample((n,)),
-        encode=lambda x: flow().transform(x), decode=lambda h: flow().transform.inv(h),
+        key="zuko",
+        label=f"zuko {version_of('zuko')}",
+        module=flow,
+        log_prob=lambda x: flow().log_prob(x),
+        sample=lambda n: flow().sample((n,)),
+        encode=lambda x: flow().transform(x),
+        decode=lambda h: flow().transform.inv(h),
         nets=[c.hyper for c in couplings],
         set_log_scale=lambda s: next(scale.parameters()).data.copy_(s),
-        notes=["GeneralCouplingTransform(univariate=AdditiveTransform) (zuko.flows.NICE is "
-               "affine); scale via a torch AffineTransform; custom logistic Distribution"],
+        notes=[
+            "GeneralCouplingTransform(univariate=AdditiveTransform) (zuko.flows.NICE is "
+            "affine); scale via a torch AffineTransform; custom logistic Distribution"
+        ],
     )
 
 
@@ -334,7 +394,7 @@ def build_freia(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
             self.register_buffer("order", order.clone())
             self.register_buffer("undo", torch.argsort(order))
 
-        def forward(self, x, c=[], rev=False, jac=True):
+        def forward(self, x, c=(), rev=False, jac=True):
             return (x[0].index_select(1, self.undo if rev else self.order),), 0.0
 
         def output_dims(self, input_dims):
@@ -343,8 +403,9 @@ def build_freia(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
     inn = Ff.SequenceINN(FEATURES)
     inn.append(OddEven)
     for _ in range(COUPLINGS // 2):
-        inn.append(Fm.NICECouplingBlock,
-                   subnet_constructor=lambda i, o: relu_mlp(i, o, hidden, depth))
+        inn.append(
+            Fm.NICECouplingBlock, subnet_constructor=lambda i, o: relu_mlp(i, o, hidden, depth)
+        )
     inn.append(Fm.LearnedElementwiseScaling)
     anchor = inn[3].s
 
@@ -357,13 +418,21 @@ def build_freia(hidden: int = HIDDEN, depth: int = DEPTH) -> Candidate:
         return inn(logistic_noise(n, FEATURES, anchor), rev=True, jac=True)[0]
 
     return Candidate(
-        key="freia", label=f"FrEIA {version_of('FrEIA')}", module=inn, log_prob=log_prob,
-        sample=sample, encode=lambda x: inn(x)[0], decode=lambda h: inn(h, rev=True)[0],
+        key="freia",
+        label=f"FrEIA {version_of('FrEIA')}",
+        module=inn,
+        log_prob=log_prob,
+        sample=sample,
+        encode=lambda x: inn(x)[0],
+        decode=lambda h: inn(h, rev=True)[0],
         nets=[inn[1].F, inn[1].G, inn[2].F, inn[2].G],
-        set_log_scale=lambda s: anchor.data.copy_(s[order].view(1, -1)), latent_index=order,
-        notes=["2 two-sided NICECouplingBlocks = 4 couplings; a fixed odd/even permutation module "
-               "turns its halves split into the interleaved one; LearnedElementwiseScaling; "
-               "prior written by hand (FrEIA has no distributions)"],
+        set_log_scale=lambda s: anchor.data.copy_(s[order].view(1, -1)),
+        latent_index=order,
+        notes=[
+            "2 two-sided NICECouplingBlocks = 4 couplings; a fixed odd/even permutation module "
+            "turns its halves split into the interleaved one; LearnedElementwiseScaling; "
+            "prior written by hand (FrEIA has no distributions)"
+        ],
     )
 
 

@@ -127,8 +127,10 @@ class CouplingTransform(Transform):
     def _split(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
         """``(x1, x2)``: the conditioning and the transformed part (possibly strided views)."""
         if self._layout is None:
-            return (inputs.index_select(1, self.identity_index),
-                    inputs.index_select(1, self.transform_index))
+            return (
+                inputs.index_select(1, self.identity_index),
+                inputs.index_select(1, self.transform_index),
+            )
         first, second = inputs[:, self._layout[0]], inputs[:, self._layout[1]]
         return (first, second) if self.parity == 0 else (second, first)
 
@@ -141,7 +143,9 @@ class CouplingTransform(Transform):
             return torch.stack((first, second), dim=2).flatten(1)
         return torch.cat((first, second), dim=1)
 
-    def _couple(self, inputs: Tensor, context: Tensor | None, inverse: bool) -> tuple[Tensor, Tensor]:
+    def _couple(
+        self, inputs: Tensor, context: Tensor | None, inverse: bool
+    ) -> tuple[Tensor, Tensor]:
         self.check_inputs(inputs)
         x1, x2 = self._split(inputs)
         params = self._conditioner(x1, context)
@@ -163,8 +167,10 @@ class CouplingTransform(Transform):
             or cls.forward is not CouplingTransform.forward
             or cls.inverse is not CouplingTransform.inverse
             or cls._couple is not CouplingTransform._couple
-            or self._forward_hooks or self._forward_pre_hooks
-            or self._backward_hooks or self._backward_pre_hooks
+            or self._forward_hooks
+            or self._forward_pre_hooks
+            or self._backward_hooks
+            or self._backward_pre_hooks
         ):
             return None
         return (self.features, self.partition)

@@ -106,11 +106,15 @@ class Dataset:
                 train, valid, test = split_indices(
                     len(array), self.seed, self.validation_fraction, self.test_fraction
                 )
-                loaded = Splits(*(torch.as_tensor(array[i], dtype=torch.float32) for i in (train, valid, test)))
+                loaded = Splits(
+                    *(torch.as_tensor(array[i], dtype=torch.float32) for i in (train, valid, test))
+                )
             else:
                 for part, what in zip(loaded, ("train", "validation", "test")):
                     self._check_array(part.numpy() if isinstance(part, Tensor) else part, what)
-                loaded = Splits(*(torch.as_tensor(np.asarray(p), dtype=torch.float32) for p in loaded))
+                loaded = Splits(
+                    *(torch.as_tensor(np.asarray(p), dtype=torch.float32) for p in loaded)
+                )
             self._splits = loaded
         return self._splits
 
@@ -162,7 +166,8 @@ class Dataset:
 def dequantize(
     values: Tensor, levels: int | None, generator: torch.Generator | None = None
 ) -> Tensor:
-    """``(x + u) / levels`` with fresh ``u ~ U(0, 1)`` (NICE section 5.1); continuous data as is."""
+    """``(x + u) / levels`` with fresh ``u ~ U(0, 1)`` (NICE section 5.1); continuous data as
+    is."""
     if levels is None:
         return values
     noise = torch.rand(values.shape, generator=generator, device=values.device, dtype=values.dtype)

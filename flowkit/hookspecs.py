@@ -70,8 +70,8 @@ def flowkit_register_scalings() -> list[type]:
 
     NICE's diagonal layer ``h = exp(s) * x`` is one; ActNorm is another. Built as
     ``cls(features, target_std=...)``: a layer initialised from data scales each output dimension
-    to ``target_std``, the prior's standard deviation (the NICE pipeline passes it). A layer with data-dependent initialisation implements
-    :meth:`flowkit.Transform.initialize`.
+    to ``target_std``, the prior's standard deviation (the NICE pipeline passes it). A layer with
+    data-dependent initialisation implements :meth:`flowkit.Transform.initialize`.
     """
 
 

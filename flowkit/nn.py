@@ -57,7 +57,7 @@ class MLP(nn.Sequential):
         layers.append(output)
         super().__init__(*layers)
 
-    def forward(self, inputs: Tensor) -> Tensor:  # noqa: D102 - nn.Sequential semantics
+    def forward(self, inputs: Tensor) -> Tensor:
         return super().forward(inputs)
 
 

@@ -51,7 +51,11 @@ class FlowkitPluginManager(pluggy.PluginManager):
         self.plugin_info: dict[str, PluginInfo] = {}
 
     def register_plugin(
-        self, plugin: object, name: str, distribution: str | None = None, version: str | None = None
+        self,
+        plugin: object,
+        name: str,
+        distribution: str | None = None,
+        version: str | None = None,
     ) -> None:
         """Register ``plugin`` under ``name`` unless that name is blocked or it is already in.
 
@@ -138,7 +142,10 @@ def _load_entry_points(pm: FlowkitPluginManager) -> None:
             )
             continue
         pm.register_plugin(
-            plugin, ep.name, dist.metadata["Name"] if dist else None, dist.version if dist else None
+            plugin,
+            ep.name,
+            dist.metadata["Name"] if dist else None,
+            dist.version if dist else None,
         )
 
 
@@ -166,8 +173,8 @@ __all__ = [
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
     "EXTRA_ENV",
-    "FlowkitPluginManager",
     "NO_AUTOLOAD_ENV",
+    "FlowkitPluginManager",
     "PluginInfo",
     "PluginWarning",
     "get_plugin_manager",

@@ -109,8 +109,10 @@ class CompositeTransform(nflows_base.CompositeTransform):
         while index < len(transforms):
             key = getattr(transforms[index], "split_key", None)
             end = index + 1
-            while key is not None and end < len(transforms) and (
-                getattr(transforms[end], "split_key", None) == key
+            while (
+                key is not None
+                and end < len(transforms)
+                and (getattr(transforms[end], "split_key", None) == key)
             ):
                 end += 1
             if end - index >= 2:

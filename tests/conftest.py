@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from click.testing import CliRunner
 
 from flowkit import load_registry
 from flowkit.cli import cli
 
 #: A tiny NICE run, for the commands that read run files.
-RUN_OPTIONS = ["--hidden", "16", "--depth", "1", "--layers", "3", "--epochs", "3",
-               "--num-samples", "4", "--device", "cpu", "-q"]
+RUN_OPTIONS = [
+    "--hidden",
+    "16",
+    "--depth",
+    "1",
+    "--layers",
+    "3",
+    "--epochs",
+    "3",
+    "--num-samples",
+    "4",
+    "--device",
+    "cpu",
+    "-q",
+]
 
 
 @pytest.fixture(scope="session")

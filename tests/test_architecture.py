@@ -44,7 +44,9 @@ def test_builtins_use_only_the_public_api():
         for line, module, name in _imports(path):
             if module == "flowkit":
                 if name is not None and name not in public:
-                    offenders.append(f"{path.relative_to(ROOT)}:{line} uses private flowkit.{name}")
+                    offenders.append(
+                        f"{path.relative_to(ROOT)}:{line} uses private flowkit.{name}"
+                    )
             elif module.startswith("flowkit.") and module not in PUBLIC_SUBMODULES:
                 offenders.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert not offenders, offenders

@@ -1,4 +1,4 @@
-"""The bench harness (flowkit.bench.runner), its HDF5 file, table and figure, and the speed helpers.
+"""The bench harness (flowkit.bench.runner), its HDF5 file, table, figure and speed helpers.
 
 A tiny bench (2 laws x 2 seeds, a few epochs of a small NICE on digits) runs once per session;
 the tests check what the file holds, never how fast anything was.
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from flowkit.bench.runner import BenchOptions, LawResult, round_trip_error, run_bench
-from flowkit.io.benchfile import FORMAT, read_bench_file, write_bench_file
 from flowkit.bench.report import format_table, save_comparison_figure
-from flowkit.errors import ConfigurationError, RunFileError
-from flowkit.metrics import bits_per_dim
+from flowkit.bench.runner import BenchOptions, LawResult, round_trip_error, run_bench
 from flowkit.bench.throughput import gemm_replay, linear_macs, linear_shapes, matmul_bound
+from flowkit.errors import ConfigurationError, RunFileError
+from flowkit.io.benchfile import FORMAT, read_bench_file, write_bench_file
+from flowkit.metrics import bits_per_dim
 
 LAWS = ("additive", "affine")
 TINY_MODEL = {"layers": 3, "hidden": 16, "depth": 1}
@@ -26,9 +26,16 @@ TINY_MODEL = {"layers": 3, "hidden": 16, "depth": 1}
 
 @pytest.fixture(scope="module")
 def bench(registry, tmp_path_factory):
-    options = BenchOptions(couplings=LAWS, pipeline_options=dict(TINY_MODEL), repeats=2,
-                           epochs=2, device="cpu", speed_rounds=2, speed_seconds=0.01,
-                           eval_batch_size=500)
+    options = BenchOptions(
+        couplings=LAWS,
+        pipeline_options=dict(TINY_MODEL),
+        repeats=2,
+        epochs=2,
+        device="cpu",
+        speed_rounds=2,
+        speed_seconds=0.01,
+        eval_batch_size=500,
+    )
     messages = []
     result = run_bench(registry, options, echo=messages.append)
     path = tmp_path_factory.mktemp("bench") / "bench.h5"
@@ -45,8 +52,15 @@ def test_file_holds_every_law_in_order_with_one_value_per_repeat(bench):
     assert record.attrs["command"] == "flowkit bench --test"
     for law in LAWS:
         arrays = record.arrays[law]
-        for name in ("seed", "test_nll", "test_bits_per_dim", "best_epoch", "epochs",
-                     "round_trip_error", "stop_reason"):
+        for name in (
+            "seed",
+            "test_nll",
+            "test_bits_per_dim",
+            "best_epoch",
+            "epochs",
+            "round_trip_error",
+            "stop_reason",
+        ):
             assert len(arrays[name]) == 2, name
         assert list(arrays["seed"]) == [0, 1]  # the same seeds for every law
         assert list(arrays["epochs"]) == [2, 2]
@@ -95,11 +109,20 @@ def test_parameters_round_trip_speed_and_memory_are_recorded(bench, registry):
         flow = pipeline.build(registry, 64, pipeline.resolve(coupling=law, **TINY_MODEL))
         assert summary["parameters"] == sum(p.numel() for p in flow.parameters())
         assert 0 <= summary["round_trip_max_error"] < 1e-4
-        for key in ("train_samples_per_s", "log_prob_samples_per_s", "sample_samples_per_s",
-                    "matmul_bound_samples_per_s", "train_fraction_of_matmul_bound"):
+        for key in (
+            "train_samples_per_s",
+            "log_prob_samples_per_s",
+            "sample_samples_per_s",
+            "matmul_bound_samples_per_s",
+            "train_fraction_of_matmul_bound",
+        ):
             assert summary[key] > 0 and math.isfinite(summary[key]), key
-        for name in ("train_samples_per_s", "log_prob_samples_per_s", "sample_samples_per_s",
-                     "matmul_bound_samples_per_s"):
+        for name in (
+            "train_samples_per_s",
+            "log_prob_samples_per_s",
+            "sample_samples_per_s",
+            "matmul_bound_samples_per_s",
+        ):
             assert len(record.arrays[law][name]) == 2  # one value per speed round
         assert summary["peak_memory_bytes"] > 10 * 2**20  # at least the interpreter and torch
     assert record.summaries["affine"]["parameters"] > record.summaries["additive"]["parameters"]
@@ -146,22 +169,31 @@ def test_a_failed_write_leaves_no_file_behind(bench, tmp_path):
 
 
 def test_diverged_repeats_are_counted_and_left_out_of_the_mean():
-    law = LawResult("additive", {}, 10, seeds=[0, 1, 2], test_nll=[1.0, math.nan, 3.0],
-                    test_bits_per_dim=[1.0, math.nan, 2.0],
-                    stop_reason=["max-epochs", "non-finite", "non-finite"])
+    law = LawResult(
+        "additive",
+        {},
+        10,
+        seeds=[0, 1, 2],
+        test_nll=[1.0, math.nan, 3.0],
+        test_bits_per_dim=[1.0, math.nan, 2.0],
+        stop_reason=["max-epochs", "non-finite", "non-finite"],
+    )
     summary = law.summary()
     assert summary["diverged"] == 2
     assert summary["test_nll_mean"] == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize(("options", "match"), [
-    ({"couplings": ()}, "at least one coupling"),
-    ({"couplings": ("additive", "additive")}, "listed twice"),
-    ({"pipeline_options": {"coupling": "affine"}}, "--couplings"),
-    ({"repeats": 0}, ">= 1"),
-    ({"amp": "int8"}, "--amp"),
-    ({"epochs": -1}, "epochs"),
-])
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"couplings": ()}, "at least one coupling"),
+        ({"couplings": ("additive", "additive")}, "listed twice"),
+        ({"pipeline_options": {"coupling": "affine"}}, "--couplings"),
+        ({"repeats": 0}, ">= 1"),
+        ({"amp": "int8"}, "--amp"),
+        ({"epochs": -1}, "epochs"),
+    ],
+)
 def test_bad_options_are_configuration_errors(options, match):
     with pytest.raises(ConfigurationError, match=match):
         BenchOptions(**options).validate()
@@ -172,8 +204,9 @@ def test_unknown_law_fails_before_any_training(registry):
 
     messages = []
     with pytest.raises(UnknownComponentError, match="did you mean 'additive'"):
-        run_bench(registry, BenchOptions(couplings=("additive", "addditive")),
-                  echo=messages.append)
+        run_bench(
+            registry, BenchOptions(couplings=("additive", "addditive")), echo=messages.append
+        )
     assert messages == []
 
 
@@ -206,22 +239,31 @@ def test_matmul_bound_replays_the_linear_layers_of_a_training_step():
     finally:
         torch.mm = original
     # forward of both layers, both weight gradients, the input gradient of the second only
-    assert sorted(calls) == sorted([((4, 5), (5, 7)), ((7, 4), (4, 5)),
-                                    ((4, 7), (7, 3)), ((4, 3), (3, 7)), ((3, 4), (4, 7))])
+    assert sorted(calls) == sorted(
+        [((4, 5), (5, 7)), ((7, 4), (4, 5)), ((4, 7), (7, 3)), ((4, 3), (3, 7)), ((3, 4), (4, 7))]
+    )
     assert matmul_bound(model, 4, training=False, repeats=1) > 0
     with pytest.raises(ValueError, match="no linear layers"):
         gemm_replay([], 4, training=True)
 
 
 # ---- the speed paths of the coupling layers (split by slices, runs kept in split form) --------
-@pytest.mark.parametrize(("features", "options"), [
-    (8, {}), (8, {"partition": "halves"}), (7, {}), (7, {"partition": "halves"}),
-    (8, {"coupling": "affine"}), (8, {"permutation": "reverse"}),
-])
+@pytest.mark.parametrize(
+    ("features", "options"),
+    [
+        (8, {}),
+        (8, {"partition": "halves"}),
+        (7, {}),
+        (7, {"partition": "halves"}),
+        (8, {"coupling": "affine"}),
+        (8, {"permutation": "reverse"}),
+    ],
+)
 def test_split_form_runs_equal_layer_by_layer_calls(registry, features, options):
     pipeline = registry.get("pipeline", "nice")()
-    flow = pipeline.build(registry, features, pipeline.resolve(
-        hidden=16, depth=2, zero_init=False, **options)).double()
+    flow = pipeline.build(
+        registry, features, pipeline.resolve(hidden=16, depth=2, zero_init=False, **options)
+    ).double()
     x = torch.rand(40, features, dtype=torch.float64, requires_grad=True)
     flow.transform.initialize(x.detach())
     layers = list(flow.transform)

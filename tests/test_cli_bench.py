@@ -11,12 +11,28 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-from flowkit.io.benchfile import read_bench_file
 from flowkit.cli import cli
+from flowkit.io.benchfile import read_bench_file
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--dataset", "digits", "--layers", "3", "--hidden", "8", "--depth", "1", "--epochs", "1",
-        "--repeats", "1", "--speed-rounds", "1", "--device", "cpu"]
+TINY = [
+    "--dataset",
+    "digits",
+    "--layers",
+    "3",
+    "--hidden",
+    "8",
+    "--depth",
+    "1",
+    "--epochs",
+    "1",
+    "--repeats",
+    "1",
+    "--speed-rounds",
+    "1",
+    "--device",
+    "cpu",
+]
 
 
 def flowkit(*args):
@@ -55,8 +71,9 @@ def test_existing_out_needs_force(tmp_path):
     result = flowkit("bench", *TINY, "--couplings", "additive", "--out", out)
     assert_one_line_error(result, "already exists; pass --force")
     assert out.read_bytes() == b"keep me"
-    result = flowkit("bench", *TINY, "--couplings", "additive", "--out", out, "--force",
-                     "--no-figure", "-q")
+    result = flowkit(
+        "bench", *TINY, "--couplings", "additive", "--out", out, "--force", "--no-figure", "-q"
+    )
     assert result.exit_code == 0, result.output
     assert h5py.is_hdf5(out) and not (tmp_path / "b.png").exists()
     assert result.stderr == ""
@@ -69,11 +86,14 @@ def test_existing_figure_needs_force_too(tmp_path):
     assert not (tmp_path / "b.h5").exists()
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    (["--epochs", "-1"], "-1"),
-    (["--repeats", "0"], "0"),
-    (["--amp", "int8"], "int8"),
-])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--epochs", "-1"], "-1"),
+        (["--repeats", "0"], "0"),
+        (["--amp", "int8"], "int8"),
+    ],
+)
 def test_bad_numbers_are_usage_errors(tmp_path, args, match):
     result = flowkit("bench", *TINY, *args, "--out", tmp_path / "b.h5")
     assert result.exit_code == 2 and match in result.output
@@ -83,13 +103,19 @@ def test_bad_numbers_are_usage_errors(tmp_path, args, match):
 PEERS = ("normflows", "zuko", "FrEIA")
 
 
-@pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in PEERS),
-                    reason="peer libraries not installed (pip install -e .[peers])")
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in PEERS),
+    reason="peer libraries not installed (pip install -e .[peers])",
+)
 def test_peer_comparison_quick_mode(tmp_path):
     out = tmp_path / "peers.h5"
     script = ROOT / "benchmarks" / "compare_peers.py"
-    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "same function:" in done.stdout
     with h5py.File(out, "r") as f:
@@ -105,7 +131,8 @@ def test_peer_comparison_quick_mode(tmp_path):
 
 def test_peer_comparison_refuses_to_overwrite(tmp_path, capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location(
-        "compare_peers", ROOT / "benchmarks" / "compare_peers.py")
+        "compare_peers", ROOT / "benchmarks" / "compare_peers.py"
+    )
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "compare_peers", module)  # dataclasses look it up
     monkeypatch.setattr(sys, "path", list(sys.path))  # the script prepends benchmarks/

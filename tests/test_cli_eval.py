@@ -21,8 +21,23 @@ def flowkit(*args):
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "run.h5"
-    result = flowkit("run", "nice", "--dataset", "tiny-grid", "--hidden", "8", "--depth", "1",
-                     "--batch-size", "32", "--epochs", "2", "-q", "--out", out)
+    result = flowkit(
+        "run",
+        "nice",
+        "--dataset",
+        "tiny-grid",
+        "--hidden",
+        "8",
+        "--depth",
+        "1",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "2",
+        "-q",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -74,16 +89,22 @@ def test_damaged_and_foreign_files_are_one_line_errors(run_file, tmp_path):
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as f:
         f["images"] = np.zeros((2, 2))
-    for path, match in ((truncated, "HDF5"), (garbage, "not a readable HDF5"),
-                        (foreign, "not a flowkit run file"), (tmp_path / "none.h5", "no such")):
+    for path, match in (
+        (truncated, "HDF5"),
+        (garbage, "not a readable HDF5"),
+        (foreign, "not a flowkit run file"),
+        (tmp_path / "none.h5", "no such"),
+    ):
         assert_one_line_error(flowkit("eval", path), match)
 
 
 def test_data_that_does_not_fit_the_model(run_file, tmp_path):
     np.save(tmp_path / "wide.npy", np.zeros((5, 3), dtype=np.uint8))
-    assert_one_line_error(flowkit("eval", run_file, "--data", tmp_path / "wide.npy"),
-                          "3 dimensions")
+    assert_one_line_error(
+        flowkit("eval", run_file, "--data", tmp_path / "wide.npy"), "3 dimensions"
+    )
     np.save(tmp_path / "floats.npy", np.random.default_rng(0).normal(size=(5, 16)))
-    assert_one_line_error(flowkit("eval", run_file, "--data", tmp_path / "floats.npy"),
-                          "continuous")
+    assert_one_line_error(
+        flowkit("eval", run_file, "--data", tmp_path / "floats.npy"), "continuous"
+    )
     assert_one_line_error(flowkit("eval", run_file, "--data", "tiny-grdi"), "did you mean")

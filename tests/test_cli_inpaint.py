@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from flowkit.cli import cli
 from flowkit.apps.inpainting import MASKS
+from flowkit.cli import cli
 
 
 def inpaint(*args):
@@ -18,8 +18,9 @@ def inpaint(*args):
 
 def test_writes_the_figure_and_the_arrays(runs, tmp_path):
     out = tmp_path / "fig.png"
-    result = inpaint(runs["digits"], "--mask", "top", "--out", out, "-n", 6, "--steps", 150,
-                     "--device", "cpu")
+    result = inpaint(
+        runs["digits"], "--mask", "top", "--out", out, "-n", 6, "--steps", 150, "--device", "cpu"
+    )
     assert result.exit_code == 0, result.output
     assert "inpainted 6 test images (mask top, 150 steps)" in result.output
     figure = matplotlib.image.imread(out)
@@ -51,8 +52,21 @@ def test_every_mask_runs(runs, tmp_path, mask):
 
 def test_h5_arrays_and_seeded_random_masks(runs, tmp_path):
     for name in ("a", "b"):
-        result = inpaint(runs["digits"], "--mask", "random75", "--out", tmp_path / f"{name}.png",
-                         "--arrays", tmp_path / f"{name}.h5", "-n", 3, "--steps", 5, "--seed", 4)
+        result = inpaint(
+            runs["digits"],
+            "--mask",
+            "random75",
+            "--out",
+            tmp_path / f"{name}.png",
+            "--arrays",
+            tmp_path / f"{name}.h5",
+            "-n",
+            3,
+            "--steps",
+            5,
+            "--seed",
+            4,
+        )
         assert result.exit_code == 0, result.output
     with h5py.File(tmp_path / "a.h5", "r") as a, h5py.File(tmp_path / "b.h5", "r") as b:
         assert a.attrs["mask_name"] == "random75" and a.attrs["steps"] == 5
@@ -75,8 +89,18 @@ def test_existing_outputs_need_force(runs, tmp_path):
     assert result.exit_code == 2 and "fig.npz already exists" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.npz"]
     assert (tmp_path / "fig.npz").read_bytes() == b"keep"
-    result = inpaint(runs["digits"], "--mask", "left", "--out", tmp_path / "fig.png", "--force",
-                     "-n", 2, "--steps", 2)
+    result = inpaint(
+        runs["digits"],
+        "--mask",
+        "left",
+        "--out",
+        tmp_path / "fig.png",
+        "--force",
+        "-n",
+        2,
+        "--steps",
+        2,
+    )
     assert result.exit_code == 0, result.output
     assert np.load(tmp_path / "fig.npz")["mask"].shape == (2, 8, 8)
 

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from flowkit.cli import cli
-from flowkit_builtins.commands.report import metric_curves
 from flowkit.io.runfile import read_run_record, write_run_file
 from flowkit.train.state import History
+from flowkit_builtins.commands.report import metric_curves
 from tests.conftest import RUN_OPTIONS
 
 ALL_FILES = ["bits_per_dim.png", "learning_curves.png", "samples.png", "spectrum.png"]
@@ -53,8 +53,22 @@ def test_report_of_a_2d_run(runs, tmp_path):
 
 def test_a_model_without_scaling_layer_has_no_spectrum(tmp_path):
     run = tmp_path / "plain.h5"
-    result = CliRunner().invoke(cli, ["run", "nice", "--dataset", "digits", *RUN_OPTIONS,
-                                      "--scaling", "none", "--epochs", "1", "--out", str(run)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "nice",
+            "--dataset",
+            "digits",
+            *RUN_OPTIONS,
+            "--scaling",
+            "none",
+            "--epochs",
+            "1",
+            "--out",
+            str(run),
+        ],
+    )
     assert result.exit_code == 0, result.output
     result = report(run, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
@@ -63,8 +77,14 @@ def test_a_model_without_scaling_layer_has_no_spectrum(tmp_path):
 
 
 def test_metric_curves_pick_train_and_validation():
-    metrics = {"epoch": [1, 2], "train_nll_nats": [3, 2], "valid_nll_nats": [4, 3],
-               "train_bits_per_dim": [5, 4], "valid_bits_per_dim": [6, 5], "seconds": [1, 1]}
+    metrics = {
+        "epoch": [1, 2],
+        "train_nll_nats": [3, 2],
+        "valid_nll_nats": [4, 3],
+        "train_bits_per_dim": [5, 4],
+        "valid_bits_per_dim": [6, 5],
+        "seconds": [1, 1],
+    }
     curves = metric_curves(metrics, "nll")
     assert list(curves) == ["train", "validation"]
     assert list(curves["validation"]) == [4, 3]
@@ -95,9 +115,13 @@ def test_existing_figures_need_force(runs, tmp_path):
 def test_bad_input(runs, tmp_path):
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)  # an HDF5 signature, then garbage
-    for args in ([junk, "--out", tmp_path / "a"], [tmp_path / "none.h5", "--out", tmp_path / "b"],
-                 [runs["digits"], "--out", tmp_path / "c", "-t", "0"],
-                 [runs["digits"], "--out", junk], [tmp_path, "--out", tmp_path / "d"]):
+    for args in (
+        [junk, "--out", tmp_path / "a"],
+        [tmp_path / "none.h5", "--out", tmp_path / "b"],
+        [runs["digits"], "--out", tmp_path / "c", "-t", "0"],
+        [runs["digits"], "--out", junk],
+        [tmp_path, "--out", tmp_path / "d"],
+    ):
         result = report(*args)
         assert result.exit_code == 2, result.output
         assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1

@@ -21,8 +21,18 @@ from flowkit.io.runfile import read_run_record
 
 PLUGIN = "tests.plugins.run_test_plugin"
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--dataset", "tiny-grid", "--hidden", "8", "--depth", "1", "--batch-size", "32",
-        "--checkpoint-every", "0"]
+TINY = [
+    "--dataset",
+    "tiny-grid",
+    "--hidden",
+    "8",
+    "--depth",
+    "1",
+    "--batch-size",
+    "32",
+    "--checkpoint-every",
+    "0",
+]
 
 
 def flowkit(*args):
@@ -52,8 +62,9 @@ def test_full_run_writes_a_valid_file(tmp_path):
 def test_runs_repeat_exactly_under_a_seed(tmp_path):
     records = []
     for name in ("a.h5", "b.h5"):
-        result = flowkit("run", "nice", *TINY, "--epochs", 2, "--seed", 5, "-q",
-                         "--out", tmp_path / name)
+        result = flowkit(
+            "run", "nice", *TINY, "--epochs", 2, "--seed", 5, "-q", "--out", tmp_path / name
+        )
         assert result.exit_code == 0, result.output
         records.append(read_run_record(tmp_path / name))
     a, b = records
@@ -73,8 +84,9 @@ def test_default_output_path_and_quiet(tmp_path, monkeypatch):
 
 
 def test_fewer_than_three_layers_is_a_one_line_warning(tmp_path):
-    result = flowkit("run", "nice", *TINY, "--epochs", 1, "--layers", 2, "-q",
-                     "--out", tmp_path / "r.h5")
+    result = flowkit(
+        "run", "nice", *TINY, "--epochs", 1, "--layers", 2, "-q", "--out", tmp_path / "r.h5"
+    )
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
     assert len(warnings) == 1 and "at least 3" in warnings[0]
@@ -91,8 +103,19 @@ def test_force_overwrites_and_its_absence_protects(tmp_path):
 
 def test_non_finite_loss_exits_1_with_the_best_model_kept(tmp_path):
     out = tmp_path / "nan.h5"
-    result = flowkit("run", "nice", *TINY, "--epochs", 6, "--coupling", "nan-after",
-                     "--set", 'coupling_options={"after": 14}', "--out", out)
+    result = flowkit(
+        "run",
+        "nice",
+        *TINY,
+        "--epochs",
+        6,
+        "--coupling",
+        "nan-after",
+        "--set",
+        'coupling_options={"after": 14}',
+        "--out",
+        out,
+    )
     assert result.exit_code == 1, result.output
     assert "Warning: non-finite loss in epoch 3" in result.stderr
     assert "(failed)" in result.stdout
@@ -132,8 +155,10 @@ BAD_INPUTS = {
     "wrong shape": (["--dataset", "{bad}/flat.npy"], "1-D"),
     "no rows": (["--dataset", "{bad}/empty.npy"], "no rows"),
     "missing data file": (["--dataset", "{bad}/absent.npy"], "no such file"),
-    "missing MNIST files": (["--dataset", "mnist", "--data-dir", "{bad}/no_mnist"],
-                            "train-images-idx3-ubyte"),
+    "missing MNIST files": (
+        ["--dataset", "mnist", "--data-dir", "{bad}/no_mnist"],
+        "train-images-idx3-ubyte",
+    ),
     "resume a non-run file": (["--resume", "{bad}/garbage.h5"], "not a readable HDF5"),
 }
 
@@ -147,8 +172,13 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, bad_files, tmp_pa
     if args[0] == "--resume":
         command = ["run", *args]
     else:
-        command = ["run", "nice", *defaults, *(["--dataset", "tiny-grid"] if "--dataset" not in
-                                               args else []), *args]
+        command = [
+            "run",
+            "nice",
+            *defaults,
+            *(["--dataset", "tiny-grid"] if "--dataset" not in args else []),
+            *args,
+        ]
     assert_one_line_error(flowkit(*command), match)
     assert list(tmp_path.iterdir()) == []
 
@@ -168,13 +198,30 @@ def test_resume_rejects_model_changes(tmp_path):
 def start_process(out: Path) -> subprocess.Popen:
     """`flowkit run` in a child process that trains "forever" (Ctrl-C restored to default)."""
     code = "import sys; from flowkit.cli import main; sys.argv[0] = 'flowkit'; main()"
-    args = ["-p", PLUGIN, "run", "nice", *TINY, "--epochs", "100000", "--patience", "0",
-            "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
-        "PYTHONPATH", "")])}
+    args = [
+        "-p",
+        PLUGIN,
+        "run",
+        "nice",
+        *TINY,
+        "--epochs",
+        "100000",
+        "--patience",
+        "0",
+        "--out",
+        str(out),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -10,8 +10,21 @@ from click.testing import CliRunner
 
 from flowkit.cli import cli
 
-RUN_OPTIONS = ["--hidden", "16", "--depth", "1", "--layers", "3", "--epochs", "2",
-               "--num-samples", "8", "--device", "cpu", "-q"]
+RUN_OPTIONS = [
+    "--hidden",
+    "16",
+    "--depth",
+    "1",
+    "--layers",
+    "3",
+    "--epochs",
+    "2",
+    "--num-samples",
+    "8",
+    "--device",
+    "cpu",
+    "-q",
+]
 
 
 def make_run(folder, dataset):

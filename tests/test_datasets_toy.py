@@ -66,9 +66,10 @@ def test_rings_radii_follow_the_exact_radial_law(registry):
 def test_gaussians_density_is_the_mixture(registry):
     dataset = registry.get("dataset", "gaussians")(modes=3, radius=1.5, std=0.3)
     points = np.array([[0.0, 0.0], [1.5, 0.0], [-1.0, 2.0]])
-    expected = sum(
-        scipy.stats.multivariate_normal(mean=c, cov=0.09).pdf(points) for c in dataset.centers
-    ) / 3
+    expected = (
+        sum(scipy.stats.multivariate_normal(mean=c, cov=0.09).pdf(points) for c in dataset.centers)
+        / 3
+    )
     np.testing.assert_allclose(np.exp(dataset.log_density(points)), expected, rtol=1e-10)
 
 

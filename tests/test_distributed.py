@@ -1,4 +1,4 @@
-"""Data-parallel training (flowkit.train.distributed, flowkit.train.launch): two real processes on gloo.
+"""Data-parallel training (flowkit.train.distributed, .launch): two real processes on gloo.
 
 The end-to-end tests start real process groups in subprocesses (each costs a few seconds of
 torch import), always under a timeout: a hang fails the test instead of the suite.
@@ -21,20 +21,34 @@ import torch
 from click.testing import CliRunner
 
 from flowkit.cli import cli
+from flowkit.errors import ConfigurationError
+from flowkit.io.runfile import read_run_record
 from flowkit.train.distributed import (
     collective_timeout,
     launched_world_size,
     process_batch_size,
     shard_indices,
 )
-from flowkit.errors import ConfigurationError
 from flowkit.train.launch import exit_status, worker_environment
-from flowkit.io.runfile import read_run_record
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "tests.plugins.failing_rank_plugin"
-TINY = ["--dataset", "digits", "--hidden", "8", "--depth", "1", "--layers", "3",
-        "--batch-size", "128", "--progress", "lines", "--checkpoint-every", "0"]
+TINY = [
+    "--dataset",
+    "digits",
+    "--hidden",
+    "8",
+    "--depth",
+    "1",
+    "--layers",
+    "3",
+    "--batch-size",
+    "128",
+    "--progress",
+    "lines",
+    "--checkpoint-every",
+    "0",
+]
 #: Every multi-process command must end within this many seconds (it is not a timing test:
 #: a correct run takes a fraction of it; a hang would take forever).
 BOUND = 90
@@ -43,12 +57,20 @@ BOUND = 90
 def flowkit_processes(*args, env=None, launcher=()):
     """``python [LAUNCHER] -m flowkit ARGS`` from the repository root (so that
     ``tests.plugins`` imports), stdout and stderr captured."""
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
+    }
     environment.update(env or {})
-    return subprocess.Popen([sys.executable, *launcher, "-m", "flowkit", *map(str, args)],
-                            cwd=ROOT, env=environment, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, *launcher, "-m", "flowkit", *map(str, args)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process, bound=BOUND):
@@ -99,11 +121,26 @@ def test_environment_parsing():
 
 def test_bad_nproc_use_is_one_line_before_any_process_starts(tmp_path):
     runner = CliRunner()
-    result = runner.invoke(cli, ["run", "nice", *TINY, "--nproc", "2", "--batch-size", "33",
-                                 "--out", str(tmp_path / "r.h5")])
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "nice",
+            *TINY,
+            "--nproc",
+            "2",
+            "--batch-size",
+            "33",
+            "--out",
+            str(tmp_path / "r.h5"),
+        ],
+    )
     assert result.exit_code == 2 and "must split evenly between 2 processes" in result.stderr
-    result = runner.invoke(cli, ["run", "nice", *TINY, "--nproc", "3"],
-                           env={"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": "0"})
+    result = runner.invoke(
+        cli,
+        ["run", "nice", *TINY, "--nproc", "3"],
+        env={"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": "0"},
+    )
     assert result.exit_code == 2 and "drop --nproc" in result.stderr
     assert not (tmp_path / "r.h5").exists()
 
@@ -118,8 +155,11 @@ def _initialize_on_rank(rank: int, port: int, directory: str) -> None:
 
     topology = DistributedTopology.from_environment()
     registry = load_registry()
-    options = resolve_pipeline_options(registry, "nice", {
-        "hidden": 8, "depth": 1, "layers": 3, "whitening": "zca", "scaling": "actnorm"})
+    options = resolve_pipeline_options(
+        registry,
+        "nice",
+        {"hidden": 8, "depth": 1, "layers": 3, "whitening": "zca", "scaling": "actnorm"},
+    )
     torch.manual_seed(rank)  # different initial weights in each process
     flow = build_flow(registry, RunConfig(pipeline_options=options), 6)
     data = torch.randn(200, 6, generator=torch.Generator().manual_seed(100 + rank)) * (rank + 1)
@@ -146,14 +186,18 @@ def test_data_dependent_initialisation_is_identical_in_every_process(tmp_path):
 
 def torchrun(*args, env=None):
     """``torchrun --standalone --nproc-per-node 2 -m flowkit ARGS``."""
-    return flowkit_processes(*args, env=env, launcher=[
-        "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"])
+    return flowkit_processes(
+        *args,
+        env=env,
+        launcher=["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"],
+    )
 
 
 def test_under_torchrun_one_run_file_whose_numbers_a_single_process_reproduces(tmp_path):
     out = tmp_path / "run.h5"
-    code, stdout, stderr = finish(torchrun("run", "nice", *TINY, "--epochs", 2, "--out", out,
-                                           env={"OMP_NUM_THREADS": "1"}))
+    code, stdout, stderr = finish(
+        torchrun("run", "nice", *TINY, "--epochs", 2, "--out", out, env={"OMP_NUM_THREADS": "1"})
+    )
     assert code == 0, stderr
     # rank 0 alone prints and writes
     assert stdout.count("run file:") == 1 and f"run file: {out} (completed)" in stdout
@@ -175,10 +219,24 @@ def test_under_torchrun_one_run_file_whose_numbers_a_single_process_reproduces(t
 
 def test_an_error_in_one_process_ends_both_with_a_failure(tmp_path):
     out = tmp_path / "run.h5"
-    code, _, stderr = finish(flowkit_processes(
-        "-p", PLUGIN, "run", "nice", *TINY, "--coupling", "fail-on-rank", "--epochs", 3,
-        "--nproc", 2, "--out", out, env={"FLOWKIT_TEST_FAIL_RANK": "1"},
-    ))
+    code, _, stderr = finish(
+        flowkit_processes(
+            "-p",
+            PLUGIN,
+            "run",
+            "nice",
+            *TINY,
+            "--coupling",
+            "fail-on-rank",
+            "--epochs",
+            3,
+            "--nproc",
+            2,
+            "--out",
+            out,
+            env={"FLOWKIT_TEST_FAIL_RANK": "1"},
+        )
+    )
     assert code != 0
     assert "injected failure in rank 1" in stderr
     # rank 0 saw its peer go (connection closed) and recorded the failure in a readable file
@@ -189,12 +247,30 @@ def test_a_hung_process_is_ended_by_the_collective_timeout(tmp_path):
     """Rank 1 hangs mid-training: rank 0's collective times out (FLOWKIT_DIST_TIMEOUT), and the
     launcher then kills rank 1 (TORCH_ELASTIC_SHUTDOWN_TIMEOUT)."""
     out = tmp_path / "run.h5"
-    env = {"FLOWKIT_TEST_FAIL_RANK": "1", "FLOWKIT_TEST_FAIL_HOW": "hang",
-           "FLOWKIT_DIST_TIMEOUT": "4", "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "2"}
-    code, _, stderr = finish(flowkit_processes(
-        "-p", PLUGIN, "run", "nice", *TINY, "--coupling", "fail-on-rank", "--epochs", 3,
-        "--nproc", 2, "--out", out, env=env,
-    ))
+    env = {
+        "FLOWKIT_TEST_FAIL_RANK": "1",
+        "FLOWKIT_TEST_FAIL_HOW": "hang",
+        "FLOWKIT_DIST_TIMEOUT": "4",
+        "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "2",
+    }
+    code, _, stderr = finish(
+        flowkit_processes(
+            "-p",
+            PLUGIN,
+            "run",
+            "nice",
+            *TINY,
+            "--coupling",
+            "fail-on-rank",
+            "--epochs",
+            3,
+            "--nproc",
+            2,
+            "--out",
+            out,
+            env=env,
+        )
+    )
     assert code != 0
     assert "timed out" in stderr.lower()
     assert "process 0 of 2 failed first" in stderr and "137" in stderr  # rank 1 was killed
@@ -205,9 +281,26 @@ def test_ctrl_c_stops_every_process_together_and_resume_finishes_the_run(tmp_pat
     out, log = tmp_path / "run.h5", tmp_path / "stderr.txt"
     with open(log, "w") as stderr_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flowkit", "run", "nice", *TINY, "--epochs", "100000",
-             "--patience", "0", "--nproc", "2", "--out", str(out)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr_file, text=True,
+            [
+                sys.executable,
+                "-m",
+                "flowkit",
+                "run",
+                "nice",
+                *TINY,
+                "--epochs",
+                "100000",
+                "--patience",
+                "0",
+                "--nproc",
+                "2",
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
             start_new_session=True,  # its own process group, like a terminal's foreground job
         )
         deadline = time.monotonic() + BOUND
@@ -225,8 +318,11 @@ def test_ctrl_c_stops_every_process_together_and_resume_finishes_the_run(tmp_pat
     assert stopped >= 3 and record.history["epoch"] == list(range(1, stopped + 1))
     assert "test_log_likelihood_nats" in record.results
 
-    code, stdout, stderr = finish(flowkit_processes(
-        "run", "--resume", out, "--epochs", stopped + 1, "--nproc", 2, "--progress", "lines"))
+    code, stdout, stderr = finish(
+        flowkit_processes(
+            "run", "--resume", out, "--epochs", stopped + 1, "--nproc", 2, "--progress", "lines"
+        )
+    )
     assert code == 0, stderr
     assert f"resuming after epoch {stopped}" in stderr
     resumed = read_run_record(out)

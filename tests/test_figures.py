@@ -99,8 +99,11 @@ def test_inpainting_figure_has_three_rows_and_colours_hidden_pixels(tmp_path):
     figure = figures.inpainting_figure(original, hidden, rng.random((5, 8, 8)), title="top")
     assert [a.get_ylabel() for a in figure.axes] == ["original", "masked input", "inpainted"]
     read_png(figures.save_figure(figure, tmp_path / "inpaint.png"))
-    read_png(figures.save_figure(figures.log_likelihood_trace_figure(rng.random((11, 5))),
-                                 tmp_path / "trace.png"))
+    read_png(
+        figures.save_figure(
+            figures.log_likelihood_trace_figure(rng.random((11, 5))), tmp_path / "trace.png"
+        )
+    )
 
 
 def test_save_figure_is_atomic_and_follows_the_suffix(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
@@ -14,8 +13,16 @@ from flowkit.apps.inpainting import MASKS, image_shape, inpaint, make_mask, pape
 # ---- masks ----------------------------------------------------------------------------------
 def test_the_ten_masks_of_the_paper_are_known():
     assert set(MASKS) == {
-        "top", "bottom", "left", "right", "odd", "even", "middle-h", "middle-v",
-        "random75", "random90",
+        "top",
+        "bottom",
+        "left",
+        "right",
+        "odd",
+        "even",
+        "middle-h",
+        "middle-v",
+        "random75",
+        "random90",
     }
 
 

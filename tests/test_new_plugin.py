@@ -56,7 +56,7 @@ def test_installed_skeleton_is_discovered_and_passes_its_tests(tmp_path):
         entry = load_registry().entry("coupling", "{NAME}")
         assert (entry.plugin, entry.distribution) == ("{NAME}", "{DIST}"), entry
         assert entry.component.__module__ == "{NAME}.coupling"
-        sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", r"{project / 'tests'}"]))
+        sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", r"{project / "tests"}"]))
         """
     )
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -195,7 +195,10 @@ def test_squashing_maps_are_not_bijections_of_the_real_line(cls):
     [
         lambda f: nt.PiecewiseLinearCDF([f], num_bins=4, tails="linear", tail_bound=3.0),
         lambda f: nt.PiecewiseLinearCouplingTransform(
-            torch.arange(f) % 2, lambda i, o: Adapter.Net(i, o), num_bins=4, tails="linear",
+            torch.arange(f) % 2,
+            lambda i, o: Adapter.Net(i, o),
+            num_bins=4,
+            tails="linear",
             tail_bound=3.0,
         ),
     ],

@@ -118,7 +118,9 @@ def test_without_the_plugin_the_fixtures_are_missing(pytester):
 def test_installed_plugin_by_entry_point_name_or_module():
     by_name = {(c.kind, c.name) for c in plugin_checks("couplings")}
     assert by_name == {
-        ("coupling", "additive"), ("coupling", "multiplicative"), ("coupling", "affine")
+        ("coupling", "additive"),
+        ("coupling", "multiplicative"),
+        ("coupling", "affine"),
     }
     by_module = {(c.kind, c.name) for c in plugin_checks("flowkit_builtins.couplings")}
     assert by_module == by_name

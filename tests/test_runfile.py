@@ -1,5 +1,6 @@
 """The run file: content read back with plain h5py, load_run, atomic writes, damaged files,
-interrupted runs and resuming them (through flowkit.run.runner, the library behind `flowkit run`)."""
+interrupted runs and resuming them (through flowkit.run.runner, the library behind
+`flowkit run`)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import torch
 
 import flowkit.io.runfile as runfile_module
 from flowkit import ConfigurationError, RunFileError, load_registry
-from flowkit.run.config import RunConfig, resolve_pipeline_options
-from flowkit.train.evaluation import mean_log_likelihood
 from flowkit.io.runfile import load_run, read_run_record
+from flowkit.run.config import RunConfig, resolve_pipeline_options
 from flowkit.run.runner import resume_run, start_run
+from flowkit.train.evaluation import mean_log_likelihood
 from flowkit.train.trainer import Callback, TrainOptions
 from tests.plugins import run_test_plugin
 
@@ -40,8 +41,14 @@ def make_config(registry, epochs=3, **pipeline):
 
 
 def run(registry, path, epochs=3, callbacks=(), **pipeline):
-    return start_run(registry, make_config(registry, epochs, **pipeline), path,
-                     callbacks=callbacks, progress="none", checkpoint_seconds=0)
+    return start_run(
+        registry,
+        make_config(registry, epochs, **pipeline),
+        path,
+        callbacks=callbacks,
+        progress="none",
+        checkpoint_seconds=0,
+    )
 
 
 class InterruptAfter(Callback):
@@ -78,8 +85,15 @@ def test_run_file_content_with_plain_h5py(finished, registry):
         assert f["environment"].attrs["torch"] == torch.__version__
         assert f["environment/plugins"][PLUGIN].attrs["module"] == PLUGIN
         assert f["environment/components/dataset"].attrs["plugin"] == PLUGIN
-        for name in ("epoch", "train_nll_nats", "valid_nll_nats", "train_bits_per_dim",
-                     "valid_bits_per_dim", "seconds", "samples_per_second"):
+        for name in (
+            "epoch",
+            "train_nll_nats",
+            "valid_nll_nats",
+            "train_bits_per_dim",
+            "valid_bits_per_dim",
+            "seconds",
+            "samples_per_second",
+        ):
             assert f["metrics"][name].shape == (3,), name
         assert list(f["metrics/epoch"]) == [1, 2, 3]
         results = dict(f["results"].attrs)
@@ -166,8 +180,9 @@ def test_resume_refuses_to_change_the_model(registry, tmp_path):
 def test_non_finite_run_is_failed_but_complete(registry, tmp_path):
     path = tmp_path / "nan.h5"
     with pytest.warns(UserWarning, match="non-finite"):
-        outcome = run(registry, path, epochs=6, coupling="nan-after",
-                      coupling_options={"after": 14})
+        outcome = run(
+            registry, path, epochs=6, coupling="nan-after", coupling_options={"after": 14}
+        )
     assert outcome.status == "failed" and outcome.exit_code == 1
     loaded = load_run(path, registry)
     assert loaded.results["stop_reason"] == "non-finite" and loaded.results["best_epoch"] == 2
@@ -213,8 +228,13 @@ def test_damaged_files_raise_run_file_error(registry, finished, tmp_path):
     no_model.write_bytes(path.read_bytes())
     with h5py.File(no_model, "a") as f:
         del f["model"]
-    cases = {garbage: "not a readable HDF5", truncated: "HDF5", foreign: "not a flowkit run",
-             no_model: "model", tmp_path / "missing.h5": "no such"}
+    cases = {
+        garbage: "not a readable HDF5",
+        truncated: "HDF5",
+        foreign: "not a flowkit run",
+        no_model: "model",
+        tmp_path / "missing.h5": "no such",
+    }
     for bad, message in cases.items():
         with pytest.raises(RunFileError, match=message):
             load_run(bad, registry)

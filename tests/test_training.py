@@ -42,8 +42,9 @@ def build(registry, seed=0, **options):
 
 def train(registry, splits, *, flow=None, callbacks=(), state=None, **options):
     flow = flow or build(registry)
-    options = TrainOptions(**{"epochs": 4, "batch_size": 32, "seed": 3, "device": "cpu",
-                              **options})
+    options = TrainOptions(
+        **{"epochs": 4, "batch_size": 32, "seed": 3, "device": "cpu", **options}
+    )
     return flow, fit(flow, splits, 8, options, callbacks=callbacks, state=state)
 
 
@@ -138,8 +139,17 @@ def test_data_dependent_initialisation_happens_before_training(registry, splits)
 
 @pytest.mark.parametrize(
     "options",
-    [{"epochs": -1}, {"batch_size": 0}, {"lr": 0.0}, {"lr": -1e-3}, {"lr": float("nan")},
-     {"betas": (0.9, 1.0)}, {"eps": 0.0}, {"patience": -2}, {"max_seconds": 0.0}],
+    [
+        {"epochs": -1},
+        {"batch_size": 0},
+        {"lr": 0.0},
+        {"lr": -1e-3},
+        {"lr": float("nan")},
+        {"betas": (0.9, 1.0)},
+        {"eps": 0.0},
+        {"patience": -2},
+        {"max_seconds": 0.0},
+    ],
 )
 def test_nonsense_options_are_configuration_errors(options):
     with pytest.raises(ConfigurationError):

@@ -212,16 +212,21 @@ def learning_curves_figure(
         recorded = max(recorded, len(values))
         finite = np.isfinite(values)
         if finite.any():
-            axes.plot(x[finite], values[finite], marker="o" if finite.sum() < 30 else None,
-                      markersize=3, label=label)
+            axes.plot(
+                x[finite],
+                values[finite],
+                marker="o" if finite.sum() < 30 else None,
+                markersize=3,
+                label=label,
+            )
             drawn += 1
     if best_epoch is not None:
-        axes.axvline(best_epoch, color="0.5", linestyle=":",
-                     label=f"selected (epoch {best_epoch})")
+        axes.axvline(
+            best_epoch, color="0.5", linestyle=":", label=f"selected (epoch {best_epoch})"
+        )
     if drawn == 0:
         message = "no finite values recorded" if recorded else "no epoch completed yet"
-        axes.text(0.5, 0.5, message, ha="center", va="center",
-                  transform=axes.transAxes)
+        axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)

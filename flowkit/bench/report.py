@@ -29,23 +29,39 @@ def _rate(value: float) -> str:
 
 def format_table(record: BenchRecord) -> str:
     """A plain-text table, laws in rows; the note under it says what each number is."""
-    header = ["law", "params", "test NLL (nats)", "bits/dim", "train/s", "% bound",
-              "log_prob/s", "sample/s", "round trip", "peak MiB", "diverged"]
+    header = [
+        "law",
+        "params",
+        "test NLL (nats)",
+        "bits/dim",
+        "train/s",
+        "% bound",
+        "log_prob/s",
+        "sample/s",
+        "round trip",
+        "peak MiB",
+        "diverged",
+    ]
     rows = []
     for law, s in record.summaries.items():
         fraction = s.get("train_fraction_of_matmul_bound", math.nan)
-        rows.append([
-            law, f"{int(s['parameters']):,}",
-            _spread(s["test_nll_mean"], s["test_nll_std"], 2),
-            _spread(s["test_bits_per_dim_mean"], s["test_bits_per_dim_std"], 3),
-            _rate(s["train_samples_per_s"]),
-            f"{fraction:.0%}" if math.isfinite(fraction) else "n/a",
-            _rate(s["log_prob_samples_per_s"]), _rate(s["sample_samples_per_s"]),
-            f"{s['round_trip_max_error']:.1e}" if math.isfinite(s["round_trip_max_error"])
-            else "n/a",
-            f"{s['peak_memory_bytes'] / _MIB:,.0f}",
-            f"{int(s['diverged'])}/{int(s['repeats'])}",
-        ])
+        rows.append(
+            [
+                law,
+                f"{int(s['parameters']):,}",
+                _spread(s["test_nll_mean"], s["test_nll_std"], 2),
+                _spread(s["test_bits_per_dim_mean"], s["test_bits_per_dim_std"], 3),
+                _rate(s["train_samples_per_s"]),
+                f"{fraction:.0%}" if math.isfinite(fraction) else "n/a",
+                _rate(s["log_prob_samples_per_s"]),
+                _rate(s["sample_samples_per_s"]),
+                f"{s['round_trip_max_error']:.1e}"
+                if math.isfinite(s["round_trip_max_error"])
+                else "n/a",
+                f"{s['peak_memory_bytes'] / _MIB:,.0f}",
+                f"{int(s['diverged'])}/{int(s['repeats'])}",
+            ]
+        )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -82,8 +98,15 @@ def comparison_figure(record: BenchRecord):
         finite = values[np.isfinite(values)]
         if len(finite):
             std = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
-            ax.errorbar(i, float(np.mean(finite)), yerr=std, fmt="o", color=colours[i],
-                        markersize=9, capsize=6)
+            ax.errorbar(
+                i,
+                float(np.mean(finite)),
+                yerr=std,
+                fmt="o",
+                color=colours[i],
+                markersize=9,
+                capsize=6,
+            )
             ax.plot(np.full(len(finite), i + 0.15), finite, "k.", markersize=4)
     ax.set_xticks(positions, laws)
     ax.set_xlim(-0.5, len(laws) - 0.5)
@@ -92,9 +115,13 @@ def comparison_figure(record: BenchRecord):
 
     ax = axes[1]
     width = 0.27
-    for offset, (key, label) in enumerate([("train_samples_per_s", "train step"),
-                                           ("log_prob_samples_per_s", "log_prob"),
-                                           ("sample_samples_per_s", "sample")]):
+    for offset, (key, label) in enumerate(
+        [
+            ("train_samples_per_s", "train step"),
+            ("log_prob_samples_per_s", "log_prob"),
+            ("sample_samples_per_s", "sample"),
+        ]
+    ):
         values = [record.summaries[law][key] for law in laws]
         ax.bar(positions + (offset - 1) * width, values, width, label=label)
     ax.set_xticks(positions, laws)
@@ -118,9 +145,14 @@ def comparison_figure(record: BenchRecord):
     for i, law in enumerate(laws):
         for repeat, history in enumerate(record.histories.get(law, [])):
             if len(history.get("epoch", [])):
-                ax.plot(history["epoch"], history["valid_bits_per_dim"], ".-", color=colours[i],
-                        alpha=1.0 if repeat == 0 else 0.35,
-                        label=law if repeat == 0 else None)
+                ax.plot(
+                    history["epoch"],
+                    history["valid_bits_per_dim"],
+                    ".-",
+                    color=colours[i],
+                    alpha=1.0 if repeat == 0 else 0.35,
+                    label=law if repeat == 0 else None,
+                )
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation bits/dim")
     ax.set_title("learning curves (all seeds)")

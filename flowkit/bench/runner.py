@@ -3,9 +3,9 @@
 Every law gets the same data, split, model size, seeds and training budget (NICE section 3.2
 names the additive, multiplicative and affine laws; any registered coupling can join). Repeat
 ``r`` of every law uses seed ``seed + r`` for weights, shuffling and noise, so the spread over
-repeats is the spread over seeds. Training is :func:`flowkit.train.trainer.fit` (what ``flowkit run``
-does: fused Adam, data-dependent initialisation, model selection on validation) and the test
-log-likelihood :func:`flowkit.train.evaluation.mean_log_likelihood`.
+repeats is the spread over seeds. Training is :func:`flowkit.train.trainer.fit` (what
+``flowkit run`` does: fused Adam, data-dependent initialisation, model selection on validation)
+and the test log-likelihood :func:`flowkit.train.evaluation.mean_log_likelihood`.
 
 Speed is measured after training, interleaved: each round times every law's training step,
 log_prob and sampling back to back (order rotated per round) and the matrix-product bound of
@@ -28,6 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from flowkit.bench.throughput import matmul_bound, median, seconds_per_call, synchronize
+from flowkit.datasets import dequantize
+from flowkit.errors import ConfigurationError
+from flowkit.metrics import bits_per_dim
 from flowkit.run.config import (
     RunConfig,
     build_dataset,
@@ -35,12 +39,13 @@ from flowkit.run.config import (
     check_components,
     resolve_pipeline_options,
 )
-from flowkit.datasets import dequantize
 from flowkit.train.device import resolve_device
-from flowkit.errors import ConfigurationError
-from flowkit.train.evaluation import as_rows, evaluation_mode, fixed_dequantization, mean_log_likelihood
-from flowkit.metrics import bits_per_dim
-from flowkit.bench.throughput import matmul_bound, median, seconds_per_call, synchronize
+from flowkit.train.evaluation import (
+    as_rows,
+    evaluation_mode,
+    fixed_dequantization,
+    mean_log_likelihood,
+)
 from flowkit.train.trainer import TrainOptions, fit, make_optimizer
 
 #: The laws compared by default: NICE's three (section 3.2).
@@ -96,17 +101,26 @@ class BenchOptions:
         """The configuration ``flowkit run`` would get for this law and repeat (its pipeline
         options resolved, every default filled in, when a ``registry`` is given)."""
         train = TrainOptions(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-            seed=self.seed + repeat, device=self.device, max_seconds=self.max_seconds,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            patience=self.patience,
+            seed=self.seed + repeat,
+            device=self.device,
+            max_seconds=self.max_seconds,
             eval_batch_size=self.eval_batch_size,
         )
         pipeline_options = {**self.pipeline_options, "coupling": law}
         if registry is not None:
             pipeline_options = resolve_pipeline_options(registry, self.pipeline, pipeline_options)
         return RunConfig(
-            pipeline=self.pipeline, pipeline_options=pipeline_options,
-            dataset=self.dataset, dataset_options=dict(self.dataset_options),
-            data_dir=self.data_dir, split_seed=self.split_seed, train=train,
+            pipeline=self.pipeline,
+            pipeline_options=pipeline_options,
+            dataset=self.dataset,
+            dataset_options=dict(self.dataset_options),
+            data_dir=self.data_dir,
+            split_seed=self.split_seed,
+            train=train,
         )
 
 
@@ -142,16 +156,21 @@ class LawResult:
         """Means, spreads (sample standard deviation over repeats) and medians of speeds."""
         nll, bpd = _finite(self.test_nll), _finite(self.test_bits_per_dim)
         return {
-            "law": self.law, "parameters": self.parameters, "repeats": len(self.seeds),
+            "law": self.law,
+            "parameters": self.parameters,
+            "repeats": len(self.seeds),
             "diverged": self.diverged,
-            "test_nll_mean": _mean(nll), "test_nll_std": _std(nll),
-            "test_bits_per_dim_mean": _mean(bpd), "test_bits_per_dim_std": _std(bpd),
+            "test_nll_mean": _mean(nll),
+            "test_nll_std": _std(nll),
+            "test_bits_per_dim_mean": _mean(bpd),
+            "test_bits_per_dim_std": _std(bpd),
             "train_samples_per_s": median(self.train_speed),
             "log_prob_samples_per_s": median(self.log_prob_speed),
             "sample_samples_per_s": median(self.sample_speed),
             "matmul_bound_samples_per_s": median(self.matmul_bound),
             "train_fraction_of_matmul_bound": median(
-                [t / b for t, b in zip(self.train_speed, self.matmul_bound)]),
+                [t / b for t, b in zip(self.train_speed, self.matmul_bound)]
+            ),
             "round_trip_max_error": max(self.round_trip_error, default=math.nan),
             "peak_memory_bytes": self.peak_memory_bytes,
         }
@@ -254,6 +273,7 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
                     log_prob(eval_inputs)
                 else:
                     flow.sample(len(eval_inputs))
+
         return call
 
     def timed(call: Callable[[], None], examples: int, training: bool) -> Callable[[], float]:
@@ -268,6 +288,7 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
                     calls += 1
             flow.eval()
             return examples * calls / seconds
+
         return job
 
     return {
@@ -288,8 +309,9 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
     options.validate()
     for law in options.couplings:  # every name checked before any training
         registry.get("coupling", law)
-        check_components(registry, options.pipeline,
-                         options.run_config(law, 0, registry).pipeline_options)
+        check_components(
+            registry, options.pipeline, options.run_config(law, 0, registry).pipeline_options
+        )
     device = resolve_device(options.device)
     dataset = build_dataset(registry, options.run_config(options.couplings[0], 0))
     splits = dataset.load()
@@ -311,8 +333,9 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
                 parameters = sum(p.numel() for p in flow.parameters() if p.requires_grad)
                 result = LawResult(law, config.to_dict(), parameters)
             trained = fit(flow, splits, info.levels, config.train)
-            ll = mean_log_likelihood(flow, splits.test, info.levels,
-                                     batch_size=options.eval_batch_size, device=device)
+            ll = mean_log_likelihood(
+                flow, splits.test, info.levels, batch_size=options.eval_batch_size, device=device
+            )
             result.seeds.append(config.seed)
             result.test_nll.append(-ll)
             result.test_bits_per_dim.append(bits_per_dim(ll, features, info.levels))
@@ -322,11 +345,14 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
             result.train_seconds.append(trained.elapsed_seconds)
             result.stop_reason.append(trained.stop_reason)
             result.round_trip_error.append(
-                round_trip_error(flow, test_inputs, options.eval_batch_size, device))
+                round_trip_error(flow, test_inputs, options.eval_batch_size, device)
+            )
             result.histories.append(trained.history.as_arrays())
-            echo(f"{law} seed {config.seed}: test NLL {-ll:.2f} nats "
-                 f"({result.test_bits_per_dim[-1]:.3f} bits/dim), {trained.epochs_completed} "
-                 f"epochs in {trained.elapsed_seconds:.1f} s ({trained.stop_reason})")
+            echo(
+                f"{law} seed {config.seed}: test NLL {-ll:.2f} nats "
+                f"({result.test_bits_per_dim[-1]:.3f} bits/dim), {trained.epochs_completed} "
+                f"epochs in {trained.elapsed_seconds:.1f} s ({trained.stop_reason})"
+            )
             if repeat == 0:
                 kept_flows[law] = flow
         result.peak_memory_bytes = peak_memory(device)
@@ -334,10 +360,16 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
 
     _measure_speed(laws, kept_flows, train_rows, info.levels, options, device, echo)
     environment = collect_environment(
-        registry, options.run_config(options.couplings[0], 0, registry), device)
+        registry, options.run_config(options.couplings[0], 0, registry), device
+    )
     return BenchResult(
-        options=options, laws=laws, dataset_info=_info_dict(info), environment=environment,
-        device=str(device), memory_kind=memory_kind, seconds=time.perf_counter() - began,
+        options=options,
+        laws=laws,
+        dataset_info=_info_dict(info),
+        environment=environment,
+        device=str(device),
+        memory_kind=memory_kind,
+        seconds=time.perf_counter() - began,
         created=created,
     )
 
@@ -347,8 +379,9 @@ def _measure_speed(laws, flows, train_rows, levels, options, device, echo) -> No
     echo(f"timing {len(laws)} law(s) interleaved, {options.speed_rounds} round(s)")
     jobs = {}
     for index, law in enumerate(laws):
-        for kind, job in speed_jobs(flows[law.law], train_rows, levels, options, device,
-                                    options.seed + index).items():
+        for kind, job in speed_jobs(
+            flows[law.law], train_rows, levels, options, device, options.seed + index
+        ).items():
             jobs[(index, kind)] = job
     keys = list(jobs)
     batch = min(options.batch_size, len(train_rows))
@@ -364,9 +397,15 @@ def _measure_speed(laws, flows, train_rows, levels, options, device, echo) -> No
 
 
 def _info_dict(info) -> dict[str, Any]:
-    return {"name": info.name, "variant": info.variant, "event_shape": list(info.event_shape),
-            "levels": info.levels, "sizes": dict(info.sizes), "checksum": info.checksum,
-            "extra": dict(info.extra)}
+    return {
+        "name": info.name,
+        "variant": info.variant,
+        "event_shape": list(info.event_shape),
+        "levels": info.levels,
+        "sizes": dict(info.sizes),
+        "checksum": info.checksum,
+        "extra": dict(info.extra),
+    }
 
 
 __all__ = [

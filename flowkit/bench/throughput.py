@@ -31,7 +31,9 @@ def synchronize(device: torch.device | str) -> None:
 
 
 def seconds_per_call(
-    fn: Callable[[], object], calls: int, device: torch.device | str,
+    fn: Callable[[], object],
+    calls: int,
+    device: torch.device | str,
     clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     """Mean seconds of ``calls`` calls of ``fn`` (after a synchronisation).
@@ -118,8 +120,9 @@ def matmul_bound(
     machine's current best, not a slowed-down sample; each measurement replays the products as
     often as it takes to last ``min_seconds`` (one replay of a small model takes microseconds).
     """
-    replay = gemm_replay(linear_shapes(module), batch, training=training, device=device,
-                         dtype=dtype)
+    replay = gemm_replay(
+        linear_shapes(module), batch, training=training, device=device, dtype=dtype
+    )
     replay()  # warm-up: the first products of new shapes are slow
     once = min(seconds_per_call(replay, 1, device, clock) for _ in range(3))
     calls = max(1, min(10_000, math.ceil(min_seconds / max(once, 1e-9))))
@@ -128,8 +131,13 @@ def matmul_bound(
 
 
 def matmul_gflops(
-    m: int = 256, k: int = 1000, n: int = 1000, *, device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32, seconds: float = 0.3,
+    m: int = 256,
+    k: int = 1000,
+    n: int = 1000,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    seconds: float = 0.3,
     clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     """GFLOP/s of a plain ``(m x k) @ (k x n)`` product (a one-number ceiling of the device)."""

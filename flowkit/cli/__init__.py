@@ -6,6 +6,7 @@ status 2. Plugins add commands through the ``flowkit_register_commands`` hook.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import warnings
@@ -94,16 +95,16 @@ class FlowkitGroup(click.Group):
         except FlowkitError:
             raise
         except Exception as err:  # a broken plugin must not take the CLI down
-            warnings.warn(f"a plugin failed in flowkit_register_commands: {err}", PluginWarning)
+            warnings.warn(
+                f"a plugin failed in flowkit_register_commands: {err}", PluginWarning, stacklevel=2
+            )
         meta["flowkit.plugin_commands"] = dict(holder.commands)
         return meta["flowkit.plugin_commands"]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(self._core_commands()) | set(self.commands)
-        try:
+        with contextlib.suppress(FlowkitError):
             names |= set(self._plugin_commands(ctx))
-        except FlowkitError:
-            pass
         return sorted(names)
 
     def _find_command(self, ctx: click.Context, name: str) -> click.Command | None:

@@ -9,25 +9,37 @@ import numpy as np
 import torch
 
 from flowkit.cli import get_registry
+from flowkit.errors import DataError
+from flowkit.io.runfile import load_run
 from flowkit.run.config import resolve_dataset
 from flowkit.train.device import DEVICE_HELP, resolve_device
-from flowkit.errors import DataError
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
-from flowkit.io.runfile import load_run
 
 
 @click.command("eval")
 @click.argument("run_file", type=click.Path(dir_okay=False))
-@click.option("--data", metavar="NAME|PATH", help="Evaluate on every example (all splits) of "
-              "this dataset or data file instead of the run's test split.")
-@click.option("--data-dir", type=click.Path(file_okay=False),
-              help="Directory the --data dataset reads from.")
+@click.option(
+    "--data",
+    metavar="NAME|PATH",
+    help="Evaluate on every example (all splits) of "
+    "this dataset or data file instead of the run's test split.",
+)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), help="Directory the --data dataset reads from."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.pass_context
-def command(ctx: click.Context, run_file: str, data: str | None, data_dir: str | None,
-            as_json: bool, device: str, batch_size: int) -> None:
+def command(
+    ctx: click.Context,
+    run_file: str,
+    data: str | None,
+    data_dir: str | None,
+    as_json: bool,
+    device: str,
+    batch_size: int,
+) -> None:
     """Mean test log-likelihood (nats per example) and bits/dim of RUN_FILE's selected model.
 
     Quantised data is dequantised with a fixed seed, so the numbers repeat exactly and match the
@@ -80,6 +92,7 @@ def _check_compatible(run, values: torch.Tensor, levels: int | None, spec: str) 
             f"(shape {run.event_shape})"
         )
     if levels != run.levels:
+
         def describe(n):
             return "continuous" if n is None else f"{n} levels"
 

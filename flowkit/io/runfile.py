@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flowkit.run.config import RunConfig, build_dataset, build_flow
 from flowkit.datasets import DatasetInfo
-from flowkit.train.device import resolve_device
 from flowkit.errors import ConfigurationError, FlowkitWarning, RunFileError, UnknownComponentError
 from flowkit.io.h5 import atomic_h5, read_attrs, read_tensors, write_attrs, write_tensors
+from flowkit.run.config import RunConfig, build_dataset, build_flow
+from flowkit.train.device import resolve_device
 from flowkit.train.state import History, TrainState
 from flowkit.version import __version__
 
@@ -71,18 +71,21 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
     if record.status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {record.status!r}")
     with atomic_h5(path) as handle:
-        write_attrs(handle, {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "flowkit_version": __version__,
-            "status": record.status,
-            "created": record.created,
-            "updated": record.updated or record.created,
-            "message": record.message,
-            "pipeline": record.config.pipeline,
-            "dataset": record.dataset_info.name,
-            "config": record.config.to_json(),
-        })
+        write_attrs(
+            handle,
+            {
+                "format": FORMAT_NAME,
+                "format_version": FORMAT_VERSION,
+                "flowkit_version": __version__,
+                "status": record.status,
+                "created": record.created,
+                "updated": record.updated or record.created,
+                "message": record.message,
+                "pipeline": record.config.pipeline,
+                "dataset": record.dataset_info.name,
+                "config": record.config.to_json(),
+            },
+        )
         _write_config(handle.create_group("config"), record.config)
         _write_dataset_info(handle.create_group("dataset"), record.dataset_info)
         _write_environment(handle.create_group("environment"), record.environment)
@@ -113,16 +116,19 @@ def _write_config(group: h5py.Group, config: RunConfig) -> None:
 
 
 def _write_dataset_info(group: h5py.Group, info: DatasetInfo) -> None:
-    write_attrs(group, {
-        "name": info.name,
-        "variant": info.variant,
-        "event_shape": list(info.event_shape),
-        "quantised": info.levels is not None,
-        "checksum": info.checksum,
-        "extra": dict(info.extra),
-        **({"levels": int(info.levels)} if info.levels is not None else {}),
-        **{f"size_{split}": int(n) for split, n in info.sizes.items()},
-    })
+    write_attrs(
+        group,
+        {
+            "name": info.name,
+            "variant": info.variant,
+            "event_shape": list(info.event_shape),
+            "quantised": info.levels is not None,
+            "checksum": info.checksum,
+            "extra": dict(info.extra),
+            **({"levels": int(info.levels)} if info.levels is not None else {}),
+            **{f"size_{split}": int(n) for split, n in info.sizes.items()},
+        },
+    )
 
 
 def _write_environment(group: h5py.Group, environment: dict[str, Any]) -> None:
@@ -134,14 +140,17 @@ def _write_environment(group: h5py.Group, environment: dict[str, Any]) -> None:
 
 
 def _write_checkpoint(group: h5py.Group, state: TrainState) -> None:
-    write_attrs(group, {
-        "epoch": state.epoch,
-        "best_epoch": state.best_epoch,
-        "best_valid_ll": state.best_valid_ll,
-        "bad_epochs": state.bad_epochs,
-        "elapsed_seconds": state.elapsed_seconds,
-        "initial_valid_ll": state.initial_valid_ll,
-    })
+    write_attrs(
+        group,
+        {
+            "epoch": state.epoch,
+            "best_epoch": state.best_epoch,
+            "best_valid_ll": state.best_valid_ll,
+            "bad_epochs": state.bad_epochs,
+            "elapsed_seconds": state.elapsed_seconds,
+            "initial_valid_ll": state.initial_valid_ll,
+        },
+    )
     write_tensors(group.create_group("model"), state.model)
     optimizer = group.create_group("optimizer")
     for index, values in state.optimizer.items():
@@ -324,8 +333,7 @@ def load_run(
         flow.load_state_dict(record.model, strict=True)
     except RuntimeError as err:
         raise RunFileError(
-            f"the weights in {path} do not fit the model its configuration builds: "
-            f"{_short(err)}"
+            f"the weights in {path} do not fit the model its configuration builds: {_short(err)}"
         ) from None
     flow.to(resolve_device(device))
     flow.eval()
@@ -334,8 +342,12 @@ def load_run(
         flow=flow,
         config=record.config.to_dict(),
         dataset_info={
-            "name": info.name, "variant": info.variant, "event_shape": info.event_shape,
-            "levels": info.levels, "sizes": dict(info.sizes), "checksum": info.checksum,
+            "name": info.name,
+            "variant": info.variant,
+            "event_shape": info.event_shape,
+            "levels": info.levels,
+            "sizes": dict(info.sizes),
+            "checksum": info.checksum,
             "extra": dict(info.extra),
         },
         metrics=record.history.as_arrays(),

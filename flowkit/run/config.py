@@ -100,8 +100,10 @@ def resolve_dataset(registry: Registry, spec: str) -> tuple[str, dict[str, Any]]
         recognise = getattr(file_cls, "looks_like_path", looks_like_path)
         if recognise(spec):
             if Path(spec).is_dir():
-                raise DataError(f"--dataset {spec} is a directory; give a data file, or a "
-                                "dataset name with --data-dir")
+                raise DataError(
+                    f"--dataset {spec} is a directory; give a data file, or a "
+                    "dataset name with --data-dir"
+                )
             return FILE_DATASET, {"path": spec}
     registry.get("dataset", spec)  # raises UnknownComponentError with suggestions
     return spec, {}
@@ -160,9 +162,9 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 __all__ = [
     "FILE_DATASET",
-    "absolute_paths",
     "SAMPLE_TEMPERATURES",
     "RunConfig",
+    "absolute_paths",
     "build_dataset",
     "build_flow",
     "check_components",

@@ -24,6 +24,10 @@ import h5py
 import numpy as np
 import torch
 
+from flowkit.datasets import Dataset
+from flowkit.errors import ConfigurationError, DataError, FlowkitError, FlowkitWarning
+from flowkit.io.runfile import RunRecord, read_run_record, read_train_state, write_run_file
+from flowkit.plugins import PluginWarning
 from flowkit.run.config import (
     RunConfig,
     absolute_paths,
@@ -31,15 +35,11 @@ from flowkit.run.config import (
     build_flow,
     check_components,
 )
-from flowkit.datasets import Dataset
 from flowkit.train.device import describe_device, resolve_device
-from flowkit.errors import ConfigurationError, DataError, FlowkitError, FlowkitWarning
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate, evaluation_mode
-from flowkit.plugins import PluginWarning
 from flowkit.train.progress import progress_callbacks
-from flowkit.io.runfile import RunRecord, read_run_record, read_train_state, write_run_file
-from flowkit.train.topology import Topology, default_topology
 from flowkit.train.state import TrainState
+from flowkit.train.topology import Topology, default_topology
 from flowkit.train.trainer import Callback, EpochEnd, FitStart, TrainResult, fit
 from flowkit.version import __version__
 
@@ -111,8 +111,19 @@ def start_run(
     flow = build_flow(registry, config, dataset.features)
     created = _now()
     return _execute(
-        registry, config, path, dataset, splits, flow, None, created, callbacks, progress,
-        checkpoint_seconds, topology, echo,
+        registry,
+        config,
+        path,
+        dataset,
+        splits,
+        flow,
+        None,
+        created,
+        callbacks,
+        progress,
+        checkpoint_seconds,
+        topology,
+        echo,
     )
 
 
@@ -159,13 +170,37 @@ def resume_run(
         warnings.simplefilter("ignore", FlowkitWarning)  # "fewer than 3 layers": said at the start
         flow = build_flow(registry, config, dataset.features)
     return _execute(
-        registry, config, path, dataset, splits, flow, state, record.created, callbacks,
-        progress, checkpoint_seconds, topology, echo,
+        registry,
+        config,
+        path,
+        dataset,
+        splits,
+        flow,
+        state,
+        record.created,
+        callbacks,
+        progress,
+        checkpoint_seconds,
+        topology,
+        echo,
     )
 
 
-def _execute(registry, config, path, dataset, splits, flow, state, created, callbacks, progress,
-             checkpoint_seconds, topology, echo) -> RunOutcome:
+def _execute(
+    registry,
+    config,
+    path,
+    dataset,
+    splits,
+    flow,
+    state,
+    created,
+    callbacks,
+    progress,
+    checkpoint_seconds,
+    topology,
+    echo,
+) -> RunOutcome:
     topology = topology or default_topology()
     main = topology.is_main_process
     say = echo if (echo is not None and main) else (lambda _text: None)
@@ -174,16 +209,36 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     environment = collect_environment(registry, config, device, topology)
     parameters = sum(p.numel() for p in flow.parameters())
     say(f"data: {_describe(dataset)}")
-    say(f"model: {_describe_model(config)}, {parameters:,} parameters, on "
-        f"{environment['versions']['device']}")
+    say(
+        f"model: {_describe_model(config)}, {parameters:,} parameters, on "
+        f"{environment['versions']['device']}"
+    )
     say(("continuing " if state is not None else "writing ") + str(path))
 
-    def record(status: str, history, best_model, checkpoint, results=None, samples=None,
-               spectrum=None, message="") -> RunRecord:
+    def record(
+        status: str,
+        history,
+        best_model,
+        checkpoint,
+        results=None,
+        samples=None,
+        spectrum=None,
+        message="",
+    ) -> RunRecord:
         return RunRecord(
-            status=status, created=created, updated=_now(), config=config, dataset_info=info,
-            environment=environment, history=history, model=best_model, checkpoint=checkpoint,
-            results=results or {}, samples=samples or {}, spectrum=spectrum, message=message,
+            status=status,
+            created=created,
+            updated=_now(),
+            config=config,
+            dataset_info=info,
+            environment=environment,
+            history=history,
+            model=best_model,
+            checkpoint=checkpoint,
+            results=results or {},
+            samples=samples or {},
+            spectrum=spectrum,
+            message=message,
         )
 
     def running(state: TrainState, status: str = "running", message: str = "") -> RunRecord:
@@ -198,8 +253,15 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
     try:
         with _stop_signals_request_stop(topology):
-            result = fit(flow, splits, info.levels, config.train, callbacks=all_callbacks,
-                         state=state, topology=topology)
+            result = fit(
+                flow,
+                splits,
+                info.levels,
+                config.train,
+                callbacks=all_callbacks,
+                state=state,
+                topology=topology,
+            )
     except Exception as err:
         if checkpointer.latest is not None:
             with contextlib.suppress(Exception):  # keep the original error in view
@@ -217,8 +279,13 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
     try:
         with _sigterm_as_interrupt(topology):
             topology.synchronize(flow)  # every process evaluates the weights rank 0 saves
-            test = evaluate(flow, splits.test, info.levels, topology=topology,
-                            batch_size=config.train.eval_batch_size)
+            test = evaluate(
+                flow,
+                splits.test,
+                info.levels,
+                topology=topology,
+                batch_size=config.train.eval_batch_size,
+            )
             results.update(test.as_dict("test_"), evaluation_seed=EVALUATION_SEED)
             samples = draw_samples(flow, config, info.event_shape, device)
             spectrum = scaling_spectrum(flow)
@@ -226,8 +293,18 @@ def _execute(registry, config, path, dataset, splits, flow, state, created, call
         status = "interrupted"
         results["message"] = result.message + "; interrupted again: test evaluation skipped"
     checkpoint = None if status == "completed" else result.state
-    write(record(status, result.history, result.best_model, checkpoint, results, samples,
-                 spectrum, results["message"]))
+    write(
+        record(
+            status,
+            result.history,
+            result.best_model,
+            checkpoint,
+            results,
+            samples,
+            spectrum,
+            results["message"],
+        )
+    )
     if "test_log_likelihood_nats" in results:
         say(
             f"test log-likelihood {results['test_log_likelihood_nats']:.2f} nats/example, "
@@ -275,8 +352,9 @@ def draw_samples(flow, config: RunConfig, event_shape, device) -> dict[float, np
                 values = values.reshape(config.num_samples, *event_shape)
                 samples[float(temperature)] = values.cpu().numpy().astype(np.float32)
     except (FlowkitError, NotImplementedError, RuntimeError) as err:
-        warnings.warn(f"no samples stored: the model cannot sample ({err})", FlowkitWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"no samples stored: the model cannot sample ({err})", FlowkitWarning, stacklevel=2
+        )
         return {}
     return samples
 
@@ -291,15 +369,21 @@ def scaling_spectrum(flow) -> np.ndarray | None:
     return np.sort(values)[::-1].copy()
 
 
-def collect_environment(registry, config: RunConfig, device: torch.device,
-                        topology: Topology | None = None) -> dict[str, Any]:
+def collect_environment(
+    registry, config: RunConfig, device: torch.device, topology: Topology | None = None
+) -> dict[str, Any]:
     """Versions of everything that can change a run's numbers, and who provided each component."""
     topology = topology or default_topology()
     versions = {
-        "flowkit": __version__, "torch": torch.__version__, "numpy": np.__version__,
-        "h5py": h5py.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "device": describe_device(device),
-        "topology": topology.name, "world_size": topology.world_size,
+        "flowkit": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "h5py": h5py.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": describe_device(device),
+        "topology": topology.name,
+        "world_size": topology.world_size,
     }
     pm = getattr(registry, "plugin_manager", None)
     plugins = {
@@ -311,8 +395,12 @@ def collect_environment(registry, config: RunConfig, device: torch.device,
     for kind, name in choices.items():
         if isinstance(name, str) and (kind, name) in registry:
             entry = registry.entry(kind, name)
-            components[kind] = {"name": name, "plugin": entry.plugin,
-                                "distribution": entry.distribution, "version": entry.version}
+            components[kind] = {
+                "name": name,
+                "plugin": entry.plugin,
+                "distribution": entry.distribution,
+                "version": entry.version,
+            }
     return {"versions": versions, "plugins": plugins, "components": components}
 
 
@@ -338,8 +426,11 @@ def _notify_finished(registry, path: Path, status: str, results: dict[str, Any])
     try:
         pm.hook.flowkit_run_finished(run_file=str(path), status=status, results=dict(results))
     except Exception as err:  # a tracker plugin must not change the run's outcome
-        warnings.warn(f"a plugin failed in flowkit_run_finished: {type(err).__name__}: {err}",
-                      PluginWarning, stacklevel=2)
+        warnings.warn(
+            f"a plugin failed in flowkit_run_finished: {type(err).__name__}: {err}",
+            PluginWarning,
+            stacklevel=2,
+        )
 
 
 @contextlib.contextmanager
@@ -349,8 +440,10 @@ def _stop_signals_request_stop(topology: Topology) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
         yield
         return
-    previous = {signum: signal.signal(signum, topology.request_stop)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        signum: signal.signal(signum, topology.request_stop)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
@@ -362,7 +455,8 @@ def _stop_signals_request_stop(topology: Topology) -> Iterator[None]:
 def _sigterm_as_interrupt(topology: Topology) -> Iterator[None]:
     """SIGTERM (``kill``, job schedulers) stops training like Ctrl-C: the file is finished.
 
-    Several processes handle both signals themselves, to stop together (flowkit.train.distributed)."""
+    Several processes handle both signals themselves, to stop together
+    (flowkit.train.distributed)."""
     if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
         yield
         return

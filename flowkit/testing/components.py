@@ -78,7 +78,9 @@ def checks_for(
             make = lambda component=component, options=options: component(features, **options)  # noqa: E731
             pairs = iter_prior_checks(make, features)
         elif kind == "dataset":
-            make = lambda component=component, options=options, **kw: component(**{**options, **kw})  # noqa: E731
+            make = lambda component=component, options=options, **kw: component(  # noqa: E731
+                **{**options, **kw}
+            )
             pairs = iter_dataset_checks(make)
         elif kind == "pipeline":
             if registry is None:
@@ -92,7 +94,9 @@ def checks_for(
             yield ComponentCheck(kind, component.name, options, check_name, run)
 
 
-def component_checks(registry: Registry, kinds: Iterable[str] | None = None) -> list[ComponentCheck]:
+def component_checks(
+    registry: Registry, kinds: Iterable[str] | None = None
+) -> list[ComponentCheck]:
     """Every check of every registered component (optionally only some kinds)."""
     wanted = set(kinds) if kinds is not None else None
     checks: list[ComponentCheck] = []

@@ -25,7 +25,11 @@ def check_dataset_splits(make: Factory) -> None:
             raise ContractError(f"the {what} split has non-finite values")
         if dataset.levels is not None:
             values = part.numpy()
-            if values.min() < 0 or values.max() > dataset.levels - 1 or (values != np.round(values)).any():
+            if (
+                values.min() < 0
+                or values.max() > dataset.levels - 1
+                or (values != np.round(values)).any()
+            ):
                 raise ContractError(
                     f"the {what} split of quantised data is not integers in [0, {dataset.levels})"
                 )

@@ -101,7 +101,9 @@ PRIOR_CHECKS: dict[str, Callable[..., None]] = {
 }
 
 
-def iter_prior_checks(make: Factory, features: int = 4) -> Iterator[tuple[str, Callable[[], None]]]:
+def iter_prior_checks(
+    make: Factory, features: int = 4
+) -> Iterator[tuple[str, Callable[[], None]]]:
     for name, check in PRIOR_CHECKS.items():
         yield name, (lambda check=check: check(make, features))
 

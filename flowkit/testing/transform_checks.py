@@ -33,7 +33,10 @@ def _example_data(features: int, rows: int, dtype: torch.dtype, seed: int) -> Te
 
 @torch.no_grad()
 def prepare(
-    make: Factory, features: int, dtype: torch.dtype = torch.float64, seed: int = 0,
+    make: Factory,
+    features: int,
+    dtype: torch.dtype = torch.float64,
+    seed: int = 0,
     perturb: float = 0.1,
 ) -> nn.Module:
     """A fresh transform in ``dtype``, initialised from example data and perturbed."""
@@ -70,7 +73,9 @@ def check_shapes(make: Factory, features: int, batch: int = 5) -> None:
             raise ContractError(f"{direction} must return (outputs, logabsdet), got {type(out)}")
         y, logabsdet = out
         if y.shape != x.shape:
-            raise ContractError(f"{direction} outputs have shape {list(y.shape)}, want {list(x.shape)}")
+            raise ContractError(
+                f"{direction} outputs have shape {list(y.shape)}, want {list(x.shape)}"
+            )
         if logabsdet.shape != (batch,):
             raise ContractError(
                 f"{direction} logabsdet has shape {list(logabsdet.shape)}, want [{batch}]"
@@ -105,7 +110,7 @@ def check_logabsdet(make: Factory, features: int, batch: int = 3, atol: float = 
         function = getattr(t, direction)
         _, logabsdet = function(x)
         for i in range(batch):
-            exact = _jacobian_logabsdet(lambda v: function(v)[0], x[i])
+            exact = _jacobian_logabsdet(lambda v, f=function: f(v)[0], x[i])
             if not abs(exact - logabsdet[i].item()) <= atol * max(1.0, abs(exact)):
                 raise ContractError(
                     f"{direction} logabsdet {logabsdet[i].item():.10g} differs from the autograd "
@@ -113,7 +118,9 @@ def check_logabsdet(make: Factory, features: int, batch: int = 3, atol: float = 
                 )
 
 
-def check_batch_independence(make: Factory, features: int, batch: int = 4, atol: float = 1e-10) -> None:
+def check_batch_independence(
+    make: Factory, features: int, batch: int = 4, atol: float = 1e-10
+) -> None:
     """Each example's outputs do not depend on the other examples in the batch."""
     t = prepare(make, features)
     x = _inputs(features, batch, torch.float64, 4)
@@ -151,11 +158,19 @@ def check_device_dtype(make: Factory, features: int, batch: int = 5) -> None:
                     )
             scale = 1.0 + y64.abs().max().item()
             _close(y.double().cpu(), y64, tol * scale, f"{dtype} outputs on {device} vs float64")
-            _close(logabsdet.double().cpu(), ld64, tol * (1 + ld64.abs().max().item()),
-                   f"{dtype} logabsdet on {device} vs float64")
+            _close(
+                logabsdet.double().cpu(),
+                ld64,
+                tol * (1 + ld64.abs().max().item()),
+                f"{dtype} logabsdet on {device} vs float64",
+            )
             x_back, _ = t.inverse(y)
-            _close(x_back.double().cpu(), x64, tol * (1 + x64.abs().max().item()),
-                   f"{dtype} round trip on {device}")
+            _close(
+                x_back.double().cpu(),
+                x64,
+                tol * (1 + x64.abs().max().item()),
+                f"{dtype} round trip on {device}",
+            )
 
 
 def check_state_dict_roundtrip(make: Factory, features: int, batch: int = 5) -> None:
@@ -207,7 +222,9 @@ TRANSFORM_CHECKS: dict[str, Callable[..., None]] = {
 }
 
 
-def iter_transform_checks(make: Factory, features: int = 6) -> Iterator[tuple[str, Callable[[], None]]]:
+def iter_transform_checks(
+    make: Factory, features: int = 6
+) -> Iterator[tuple[str, Callable[[], None]]]:
     """``(check name, zero-argument check)`` pairs, for parametrised tests."""
     for name, check in TRANSFORM_CHECKS.items():
         yield name, (lambda check=check: check(make, features))

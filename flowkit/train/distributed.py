@@ -120,14 +120,15 @@ class DistributedTopology(Topology):
     """One process of a data-parallel run (see the module documentation).
 
     Create it with :meth:`from_environment` inside a process started by a launcher, pass it to
-    :func:`flowkit.run.runner.start_run` / :func:`flowkit.train.trainer.fit` as ``topology``, and call
-    :meth:`close` at the end.
+    :func:`flowkit.run.runner.start_run` / :func:`flowkit.train.trainer.fit` as ``topology``, and
+    call :meth:`close` at the end.
     """
 
     name = "torch.distributed"
 
-    def __init__(self, rank: int, world_size: int, local_rank: int = 0,
-                 local_world_size: int | None = None) -> None:
+    def __init__(
+        self, rank: int, world_size: int, local_rank: int = 0, local_world_size: int | None = None
+    ) -> None:
         self._rank, self._world_size = int(rank), int(world_size)
         self.local_rank = int(local_rank)
         self.local_world_size = int(local_world_size or world_size)
@@ -164,8 +165,9 @@ class DistributedTopology(Topology):
         else:
             backend = "gloo"
         if not dist.is_initialized():
-            dist.init_process_group(backend, init_method="env://", rank=rank,
-                                    world_size=world_size, timeout=timeout)
+            dist.init_process_group(
+                backend, init_method="env://", rank=rank, world_size=world_size, timeout=timeout
+            )
         topology = cls(rank, world_size, local_rank, local_world_size)
         topology.install_signal_handlers()
         return topology
@@ -208,8 +210,10 @@ class DistributedTopology(Topology):
         # Buffers are not re-broadcast each step: they only change in data-dependent
         # initialisation, which synchronises them itself.
         ddp = DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None,
-            static_graph=True, **_NO_BUFFER_SYNC,
+            module,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            static_graph=True,
+            **_NO_BUFFER_SYNC,
         )
         return ddp
 

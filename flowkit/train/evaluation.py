@@ -179,8 +179,8 @@ def mean_log_likelihood(
 __all__ = [
     "EVALUATION_SEED",
     "Evaluation",
-    "evaluate",
     "as_rows",
+    "evaluate",
     "evaluation_mode",
     "fixed_dequantization",
     "log_likelihoods",

@@ -35,14 +35,21 @@ INTERRUPTED = 130
 _POLL_SECONDS = 0.05
 
 
-def worker_environment(rank: int, nproc: int, port: int,
-                       base: Mapping[str, str] | None = None) -> dict[str, str]:
+def worker_environment(
+    rank: int, nproc: int, port: int, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The environment of local process ``rank`` of ``nproc`` (torchrun's variables)."""
     env = dict(os.environ if base is None else base)
     env.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), GROUP_RANK="0", ROLE_RANK=str(rank),
-        WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc), ROLE_WORLD_SIZE=str(nproc),
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        GROUP_RANK="0",
+        ROLE_RANK=str(rank),
+        WORLD_SIZE=str(nproc),
+        LOCAL_WORLD_SIZE=str(nproc),
+        ROLE_WORLD_SIZE=str(nproc),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
         # The store lives in this (parent) process: every worker connects as a client.
         TORCHELASTIC_USE_AGENT_STORE="True",
     )
@@ -64,16 +71,21 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def launch(nproc: int, args: Sequence[str], *, grace: float | None = None,
-           echo=None) -> int:
+def launch(nproc: int, args: Sequence[str], *, grace: float | None = None, echo=None) -> int:
     """Run ``python -m flowkit ARGS`` in ``nproc`` processes; return the exit status."""
     from torch.distributed import TCPStore
 
     if grace is None:
         grace = float(os.environ.get(GRACE_ENV) or DEFAULT_GRACE)
     echo = echo or (lambda text: print(text, file=sys.stderr, flush=True))
-    store = TCPStore("127.0.0.1", 0, world_size=nproc + 1, is_master=True,
-                     wait_for_workers=False, timeout=timedelta(seconds=60))
+    store = TCPStore(
+        "127.0.0.1",
+        0,
+        world_size=nproc + 1,
+        is_master=True,
+        wait_for_workers=False,
+        timeout=timedelta(seconds=60),
+    )
     command = [sys.executable, "-m", "flowkit", *args]
     processes: list[subprocess.Popen] = []
     signals = {"count": 0}
@@ -85,8 +97,9 @@ def launch(nproc: int, args: Sequence[str], *, grace: float | None = None,
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         for rank in range(nproc):
-            processes.append(subprocess.Popen(command, env=worker_environment(rank, nproc,
-                                                                              store.port)))
+            processes.append(
+                subprocess.Popen(command, env=worker_environment(rank, nproc, store.port))
+            )
         return _wait(processes, grace, echo)
     finally:
         for process in processes:  # only after an exception here: never leave orphans
@@ -125,8 +138,10 @@ def _wait(processes: list[subprocess.Popen], grace: float, echo) -> int:
         return max(statuses)  # 0, or 130 when the run was interrupted
     rank, status = failed
     if sent or len(set(statuses)) > 1:  # otherwise every process has said why it stopped
-        echo(f"Error: process {rank} of {len(processes)} failed first (exit status {status}); "
-             f"every process has ended (exit statuses: {', '.join(map(str, statuses))})")
+        echo(
+            f"Error: process {rank} of {len(processes)} failed first (exit status {status}); "
+            f"every process has ended (exit statuses: {', '.join(map(str, statuses))})"
+        )
     return status
 
 

@@ -17,11 +17,16 @@ import torch
 from torch import Tensor, nn
 
 from flowkit.datasets import Splits, dequantize
-from flowkit.train.device import resolve_device
-from flowkit.train.evaluation import EVALUATION_SEED, as_rows, evaluation_mode, fixed_dequantization
 from flowkit.metrics import bits_per_dim
-from flowkit.train.topology import LogLikelihood, Topology
+from flowkit.train.device import resolve_device
+from flowkit.train.evaluation import (
+    EVALUATION_SEED,
+    as_rows,
+    evaluation_mode,
+    fixed_dequantization,
+)
 from flowkit.train.state import EpochRecord, History, TrainState, clone_state
+from flowkit.train.topology import LogLikelihood, Topology
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.train.options import TrainOptions
@@ -33,9 +38,16 @@ SNAPSHOT_OVERHEAD = 0.05
 class TrainingLoop:
     """Data, generators, optimiser, history and model selection of one training session."""
 
-    def __init__(self, flow: nn.Module, splits: Splits, levels: int | None,
-                 options: TrainOptions, topology: Topology, optimizer_factory,
-                 state: TrainState | None) -> None:
+    def __init__(
+        self,
+        flow: nn.Module,
+        splits: Splits,
+        levels: int | None,
+        options: TrainOptions,
+        topology: Topology,
+        optimizer_factory,
+        state: TrainState | None,
+    ) -> None:
         self.flow, self.levels, self.options, self.topology = flow, levels, options, topology
         self.batch_size = topology.process_batch_size(options.batch_size)
         self.device = resolve_device(options.device)
@@ -73,8 +85,9 @@ class TrainingLoop:
     def run_epoch(self, callbacks) -> EpochRecord | None:
         """Train one epoch and validate; ``None`` when a loss or the validation is not finite."""
         began = time.perf_counter()
-        order = self.topology.shard(torch.randperm(len(self.train), generator=self.shuffle_rng),
-                                    pad=True)
+        order = self.topology.shard(
+            torch.randperm(len(self.train), generator=self.shuffle_rng), pad=True
+        )
         self.flow.train()
         loss_sum, count, finite = self._train_steps(order.to(self.device), callbacks)
         trained = time.perf_counter() - began
@@ -187,8 +200,10 @@ class TrainingLoop:
         self.optimizer.load_state_dict({"state": state.optimizer, "param_groups": groups})
         self.shuffle_rng.set_state(state.rng["shuffle"])
         # The stored noise state is rank 0's: other processes must not replay it.
-        if (state.rng_devices.get("noise", "cpu") == self.device.type
-                and self.topology.world_size == 1):
+        if (
+            state.rng_devices.get("noise", "cpu") == self.device.type
+            and self.topology.world_size == 1
+        ):
             self.noise_rng.set_state(state.rng["noise"])
         else:
             # A generator state of another device type cannot be loaded (nor rank 0's be shared);

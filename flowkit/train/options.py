@@ -52,16 +52,22 @@ class TrainOptions:
             (_is_int(self.epochs) and self.epochs >= 0, "epochs must be an integer >= 0"),
             (_is_int(self.batch_size) and self.batch_size >= 1, "batch size must be >= 1"),
             (math.isfinite(self.lr) and self.lr > 0, "learning rate must be > 0"),
-            (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
-             "Adam betas must be two numbers in [0, 1)"),
+            (
+                len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+                "Adam betas must be two numbers in [0, 1)",
+            ),
             (self.eps > 0, "Adam eps must be > 0"),
             (self.weight_decay >= 0, "weight decay must be >= 0"),
             (_is_int(self.patience) and self.patience >= 0, "patience must be an integer >= 0"),
             (self.max_seconds is None or self.max_seconds > 0, "max seconds must be > 0"),
-            (_is_int(self.init_examples) and self.init_examples >= 1,
-             "init examples must be >= 1"),
-            (_is_int(self.eval_batch_size) and self.eval_batch_size >= 1,
-             "evaluation batch size must be >= 1"),
+            (
+                _is_int(self.init_examples) and self.init_examples >= 1,
+                "init examples must be >= 1",
+            ),
+            (
+                _is_int(self.eval_batch_size) and self.eval_batch_size >= 1,
+                "evaluation batch size must be >= 1",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -37,8 +37,10 @@ class EpochLines(Callback):
         self.total = start.options.epochs
         if start.start_epoch:
             state = start.state
-            self._write(f"resuming after epoch {start.start_epoch} (best so far: validation NLL "
-                        f"{-state.best_valid_ll:.2f} nats at epoch {state.best_epoch})")
+            self._write(
+                f"resuming after epoch {start.start_epoch} (best so far: validation NLL "
+                f"{-state.best_valid_ll:.2f} nats at epoch {state.best_epoch})"
+            )
         else:
             self._write(f"initial validation NLL {-start.initial_valid_log_likelihood:.2f} nats")
 

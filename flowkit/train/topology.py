@@ -78,7 +78,8 @@ class Topology:
         self.stop_requested = True
 
     def poll_stop(self) -> None:
-        """Called before every training step: raises ``KeyboardInterrupt`` once a stop was asked."""
+        """Called before every training step: raises ``KeyboardInterrupt`` once a stop was
+        asked."""
         if self.stop_requested:
             self.stop_requested = False
             raise KeyboardInterrupt

@@ -13,24 +13,21 @@ Files, printing and progress bars are not the trainer's business: they are callb
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from flowkit.datasets import Splits
-from flowkit.train.options import TrainOptions
-from flowkit.train.topology import Topology, default_topology
+from flowkit.errors import ConfigurationError
 from flowkit.train.loop import TrainingLoop
+from flowkit.train.options import TrainOptions
 from flowkit.train.state import EpochRecord, History, TrainState
+from flowkit.train.topology import Topology, default_topology
 
 #: Why training stopped (``TrainResult.stop_reason``).
 STOP_REASONS = ("max-epochs", "early-stopping", "time-limit", "non-finite", "interrupted")
-
 
 
 @dataclass
@@ -125,8 +122,9 @@ def make_optimizer(
     """Adam with the fused kernel where torch supports it (about 4x faster steps on CPU); returns
     the optimizer and ``"adam-fused"`` or ``"adam"``."""
     params = [p for p in parameters if p.requires_grad]
-    kwargs = dict(lr=options.lr, betas=options.betas, eps=options.eps,
-                  weight_decay=options.weight_decay)
+    kwargs = dict(
+        lr=options.lr, betas=options.betas, eps=options.eps, weight_decay=options.weight_decay
+    )
     if options.fused is not False:
         try:
             return torch.optim.Adam(params, fused=True, **kwargs), "adam-fused"
@@ -160,10 +158,20 @@ def fit(
     """
     options.validate()
     callbacks = list(callbacks)
-    loop = TrainingLoop(flow, splits, levels, options, topology or default_topology(),
-                        make_optimizer, state)
-    start = FitStart(options, loop.epoch, loop.batches_per_epoch, len(loop.train), loop.features,
-                     levels, loop.initial_ll, loop.device, loop.last_snapshot)
+    loop = TrainingLoop(
+        flow, splits, levels, options, topology or default_topology(), make_optimizer, state
+    )
+    start = FitStart(
+        options,
+        loop.epoch,
+        loop.batches_per_epoch,
+        len(loop.train),
+        loop.features,
+        levels,
+        loop.initial_ll,
+        loop.device,
+        loop.last_snapshot,
+    )
     stop_reason, message = "max-epochs", f"reached the epoch limit ({options.epochs})"
     final: TrainState | None = None
     try:
@@ -190,8 +198,10 @@ def fit(
                 loop.snapshot()
             if options.patience and loop.bad_epochs >= options.patience:
                 stop_reason = "early-stopping"
-                message = (f"no validation improvement for {options.patience} epochs; best "
-                           f"epoch {loop.best_epoch}")
+                message = (
+                    f"no validation improvement for {options.patience} epochs; best "
+                    f"epoch {loop.best_epoch}"
+                )
                 break
         if stop_reason != "non-finite":
             final = loop.current_snapshot()
@@ -203,11 +213,17 @@ def fit(
 
     if final is not None:
         history, best_model, best_epoch, best_ll = (
-            final.history, final.best_model, final.best_epoch, final.best_valid_ll
+            final.history,
+            final.best_model,
+            final.best_epoch,
+            final.best_valid_ll,
         )
     else:  # diverged: everything up to the last good epoch, nothing to resume
         history, best_model, best_epoch, best_ll = (
-            loop.history.copy(), loop.best_state, loop.best_epoch, loop.best_ll
+            loop.history.copy(),
+            loop.best_state,
+            loop.best_epoch,
+            loop.best_ll,
         )
     flow.load_state_dict(best_model)
     flow.eval()

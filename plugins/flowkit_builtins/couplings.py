@@ -4,7 +4,8 @@ The scale of the multiplicative and affine laws is ``exp(s)`` with the log-scale
 construction, so that the scale never reaches 0 or overflows during training (a frequent source
 of NaN losses in other libraries). ``scale_bound`` selects how:
 
-- ``tanh`` (default): ``s = bound * tanh(u / bound)``, so the scale lies in ``[e^-bound, e^bound]``;
+- ``tanh`` (default): ``s = bound * tanh(u / bound)``, so the scale lies in
+  ``[e^-bound, e^bound]``;
 - ``softclamp``: ``s = (2 bound / pi) * atan(u / bound)``, same range, heavier tails in ``u``;
 - ``sigmoid``: Glow's ``scale = sigmoid(u + 2)``, in ``(0, 1)`` (contracting only);
 - ``exp``: unbounded ``s = u``; fastest, and can overflow.

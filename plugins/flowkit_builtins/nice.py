@@ -8,9 +8,16 @@ every dimension influences every other (section 3.4).
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
-from flowkit import CompositeTransform, ConfigurationError, Flow, FlowkitWarning, Pipeline, hookimpl
+from flowkit import (
+    CompositeTransform,
+    ConfigurationError,
+    Flow,
+    FlowkitWarning,
+    Pipeline,
+    hookimpl,
+)
 
 
 class NicePipeline(Pipeline):
@@ -18,7 +25,7 @@ class NicePipeline(Pipeline):
 
     name = "nice"
     description = "NICE: coupling layers, a diagonal scaling layer and a factorised prior"
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         "coupling": "additive",
         "layers": 4,
         "hidden": 1000,
@@ -32,10 +39,18 @@ class NicePipeline(Pipeline):
         "zero_init": True,
         "coupling_options": {},
     }
-    contract_examples = [
+    contract_examples: ClassVar[list[dict[str, Any]]] = [
         {"layers": 3, "hidden": 8, "depth": 1},
-        {"layers": 2, "hidden": 8, "depth": 1, "coupling": "affine", "permutation": "reverse",
-         "whitening": "zca", "scaling": "actnorm", "prior": "gaussian"},
+        {
+            "layers": 2,
+            "hidden": 8,
+            "depth": 1,
+            "coupling": "affine",
+            "permutation": "reverse",
+            "whitening": "zca",
+            "scaling": "actnorm",
+            "prior": "gaussian",
+        },
     ]
 
     def build(self, registry, features: int, config: dict[str, Any]) -> Flow:
@@ -52,7 +67,8 @@ class NicePipeline(Pipeline):
         prior = registry.get("prior", config["prior"])(features)
         coupling = registry.get("coupling", config["coupling"])
         permutation = (
-            None if config["permutation"] in (None, "none")
+            None
+            if config["permutation"] in (None, "none")
             else registry.get("permutation", config["permutation"])
         )
         transforms = []

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flowkit import ConfigurationError, CouplingTransform
 from torch import Tensor
 
+from flowkit import ConfigurationError, CouplingTransform
 from flowkit_spline.spline import (
     DEFAULT_MIN_BIN_HEIGHT,
     DEFAULT_MIN_BIN_WIDTH,

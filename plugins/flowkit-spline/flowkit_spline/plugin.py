@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flowkit import hookimpl
-
 from flowkit_spline.coupling import RationalQuadraticSplineCoupling
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from flowkit import ConfigurationError
 
+from flowkit import ConfigurationError
 from flowkit_spline import RationalQuadraticSplineCoupling, rational_quadratic_spline
 from flowkit_spline.spline import DEFAULT_MIN_DERIVATIVE, derivative_offset
 
@@ -70,14 +70,23 @@ def test_inverse_is_exact_at_knots_bounds_and_extreme_parameters():
     widths, heights, derivatives = random_params((1,), bins, scale=1.0, seed=4)
     # knot positions themselves, the bounds, points just inside/outside, and far tails
     y_knots, _ = rational_quadratic_spline(
-        torch.tensor([-BOUND, BOUND], dtype=torch.float64), *[p.expand(2, -1) for p in
-                                                             (widths, heights, derivatives)],
+        torch.tensor([-BOUND, BOUND], dtype=torch.float64),
+        *[p.expand(2, -1) for p in (widths, heights, derivatives)],
         bound=BOUND,
     )
     assert torch.allclose(y_knots, torch.tensor([-BOUND, BOUND], dtype=torch.float64))
     special = torch.tensor(
-        [-1e6, -BOUND - 1e-12, -BOUND, -BOUND + 1e-12, 0.0, BOUND - 1e-12, BOUND, BOUND + 1e-9,
-         1e6],
+        [
+            -1e6,
+            -BOUND - 1e-12,
+            -BOUND,
+            -BOUND + 1e-12,
+            0.0,
+            BOUND - 1e-12,
+            BOUND,
+            BOUND + 1e-9,
+            1e6,
+        ],
         dtype=torch.float64,
     )
     for scale in (1.0, 8.0, 30.0):  # 30: bins collapse to the minimum size, derivatives extreme

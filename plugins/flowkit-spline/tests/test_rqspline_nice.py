@@ -7,6 +7,7 @@ from importlib import metadata
 
 import pytest
 import torch
+
 from flowkit.testing.pytest_plugin import plugin_registry
 
 
@@ -58,6 +59,7 @@ def test_installed_plugin_is_listed_by_flowkit_plugins():
     except metadata.PackageNotFoundError:
         pytest.skip("flowkit-spline is not installed (pip install -e plugins/flowkit-spline)")
     from click.testing import CliRunner
+
     from flowkit.cli import cli
 
     result = CliRunner().invoke(cli, ["plugins", "--json"])

@@ -7,13 +7,19 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from flowkit.bench.runner import AMP_DTYPES, DEFAULT_COUPLINGS, DEFAULT_MODEL, BenchOptions, run_bench
-from flowkit.io.benchfile import read_bench_file, write_bench_file
 from flowkit.bench.report import format_table, save_comparison_figure
+from flowkit.bench.runner import (
+    AMP_DTYPES,
+    DEFAULT_COUPLINGS,
+    DEFAULT_MODEL,
+    BenchOptions,
+    run_bench,
+)
 from flowkit.cli import get_registry
+from flowkit.errors import ConfigurationError
+from flowkit.io.benchfile import read_bench_file, write_bench_file
 from flowkit.run.config import parse_assignment, resolve_dataset
 from flowkit.train.device import DEVICE_HELP
-from flowkit.errors import ConfigurationError
 
 _positive = click.IntRange(min=1)
 
@@ -47,48 +53,117 @@ def _command_line(ctx: click.Context) -> list[str]:
 
 
 @click.command("bench")
-@click.option("--couplings", default=",".join(DEFAULT_COUPLINGS), show_default=True,
-              metavar="A,B,...", help="Coupling laws to compare (any registered by name).")
-@click.option("--dataset", default="digits", show_default=True, metavar="NAME|PATH",
-              help="A registered dataset or a data file (.npy, .npz, .csv, .h5).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset looks "
-              "for its files.")
-@click.option("--dataset-option", "dataset_assignments", multiple=True, metavar="KEY=VALUE",
-              help="An option of the dataset, e.g. variant=full.")
+@click.option(
+    "--couplings",
+    default=",".join(DEFAULT_COUPLINGS),
+    show_default=True,
+    metavar="A,B,...",
+    help="Coupling laws to compare (any registered by name).",
+)
+@click.option(
+    "--dataset",
+    default="digits",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="A registered dataset or a data file (.npy, .npz, .csv, .h5).",
+)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), help="Where the dataset looks for its files."
+)
+@click.option(
+    "--dataset-option",
+    "dataset_assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the dataset, e.g. variant=full.",
+)
 @click.option("--split-seed", type=int, default=0, show_default=True)
-@click.option("--repeats", type=_positive, default=3, show_default=True,
-              help="Seeds per law (seed, seed+1, ...): the spread is over these.")
+@click.option(
+    "--repeats",
+    type=_positive,
+    default=3,
+    show_default=True,
+    help="Seeds per law (seed, seed+1, ...): the spread is over these.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Epochs per training run.")
-@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Training-time budget per run (checked after each epoch); with it, --epochs "
-              "is only a cap.")
-@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Early stopping (0 = train the whole budget; the best validation epoch is "
-              "kept either way).")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Epochs per training run.",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Training-time budget per run (checked after each epoch); with it, --epochs "
+    "is only a cap.",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Early stopping (0 = train the whole budget; the best validation epoch is "
+    "kept either way).",
+)
 @click.option("--layers", type=_positive, default=DEFAULT_MODEL["layers"], show_default=True)
-@click.option("--hidden", type=_positive, default=DEFAULT_MODEL["hidden"], show_default=True,
-              help="Width of the coupling MLPs (paper, MNIST: 1000).")
-@click.option("--depth", type=click.IntRange(min=0), default=DEFAULT_MODEL["depth"],
-              show_default=True, help="Hidden layers of the coupling MLPs (paper: 5).")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Any other option of the nice pipeline (JSON values), for every law.")
+@click.option(
+    "--hidden",
+    type=_positive,
+    default=DEFAULT_MODEL["hidden"],
+    show_default=True,
+    help="Width of the coupling MLPs (paper, MNIST: 1000).",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MODEL["depth"],
+    show_default=True,
+    help="Hidden layers of the coupling MLPs (paper: 5).",
+)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any other option of the nice pipeline (JSON values), for every law.",
+)
 @click.option("--batch-size", type=_positive, default=256, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-@click.option("--speed-rounds", type=_positive, default=3, show_default=True,
-              help="Interleaved timing rounds (the median is reported).")
-@click.option("--compile", "use_compile", is_flag=True,
-              help="Time the training step and log_prob through torch.compile.")
-@click.option("--amp", type=click.Choice(sorted(AMP_DTYPES)),
-              help="Time under torch.autocast with this dtype (training stays float32: NICE "
-              "trained with bf16 MLPs lost 0.4 bits/dim on MNIST).")
-@click.option("--out", type=click.Path(dir_okay=False), default="bench.h5", show_default=True,
-              help="The bench file to write.")
-@click.option("--figure", type=click.Path(dir_okay=False),
-              help="Comparison figure [default: next to --out, .png].")
+@click.option(
+    "--speed-rounds",
+    type=_positive,
+    default=3,
+    show_default=True,
+    help="Interleaved timing rounds (the median is reported).",
+)
+@click.option(
+    "--compile",
+    "use_compile",
+    is_flag=True,
+    help="Time the training step and log_prob through torch.compile.",
+)
+@click.option(
+    "--amp",
+    type=click.Choice(sorted(AMP_DTYPES)),
+    help="Time under torch.autocast with this dtype (training stays float32: NICE "
+    "trained with bf16 MLPs lost 0.4 bits/dim on MNIST).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default="bench.h5",
+    show_default=True,
+    help="The bench file to write.",
+)
+@click.option(
+    "--figure",
+    type=click.Path(dir_okay=False),
+    help="Comparison figure [default: next to --out, .png].",
+)
 @click.option("--no-figure", is_flag=True, help="Do not draw the figure.")
 @click.option("--force", is_flag=True, help="Overwrite --out and the figure.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the table.")
@@ -121,11 +196,23 @@ def command(ctx: click.Context, **o) -> None:
         key, value = parse_assignment(text)
         model[key] = value
     options = BenchOptions(
-        couplings=couplings, pipeline_options=model, dataset=dataset,
-        dataset_options=dataset_options, data_dir=o["data_dir"], split_seed=o["split_seed"],
-        repeats=o["repeats"], seed=o["seed"], epochs=o["epochs"], max_seconds=o["max_time"],
-        patience=o["patience"], batch_size=o["batch_size"], lr=o["lr"], device=o["device"],
-        speed_rounds=o["speed_rounds"], compile=o["use_compile"], amp=o["amp"],
+        couplings=couplings,
+        pipeline_options=model,
+        dataset=dataset,
+        dataset_options=dataset_options,
+        data_dir=o["data_dir"],
+        split_seed=o["split_seed"],
+        repeats=o["repeats"],
+        seed=o["seed"],
+        epochs=o["epochs"],
+        max_seconds=o["max_time"],
+        patience=o["patience"],
+        batch_size=o["batch_size"],
+        lr=o["lr"],
+        device=o["device"],
+        speed_rounds=o["speed_rounds"],
+        compile=o["use_compile"],
+        amp=o["amp"],
     )
     echo = None if o["quiet"] else (lambda text: click.echo(text, err=True))
     result = run_bench(registry, options, echo=echo)

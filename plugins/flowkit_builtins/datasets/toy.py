@@ -59,7 +59,12 @@ class GaussianMixture(ToyDataset):
     description = "2-D mixture of Gaussians on a circle (exact density)"
 
     def __init__(
-        self, *, size: int = DEFAULT_SIZE, modes: int = 8, radius: float = 2.0, std: float = 0.2,
+        self,
+        *,
+        size: int = DEFAULT_SIZE,
+        modes: int = 8,
+        radius: float = 2.0,
+        std: float = 0.2,
         **common,
     ) -> None:
         super().__init__(size=size, **common)
