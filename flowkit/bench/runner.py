@@ -301,7 +301,7 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
 # ---- the benchmark ----------------------------------------------------------------------------
 def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> BenchResult:
     """Train and measure every law; see the module docstring."""
-    from flowkit.run.runner import collect_environment  # the runner imports plenty; load it late
+    from flowkit.run.artifacts import collect_environment
 
     echo = echo or (lambda text: None)
     began = time.perf_counter()

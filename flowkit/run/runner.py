@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
-import signal
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import h5py
-import numpy as np
 import torch
 
 from flowkit.datasets import Dataset
-from flowkit.errors import ConfigurationError, DataError, FlowkitError, FlowkitWarning
+from flowkit.errors import ConfigurationError, DataError, FlowkitWarning
 from flowkit.io.runfile import RunRecord, read_run_record, read_train_state, write_run_file
 from flowkit.plugins import PluginWarning
+from flowkit.run.artifacts import collect_environment, draw_samples, scaling_spectrum
 from flowkit.run.config import (
     RunConfig,
     absolute_paths,
@@ -35,13 +31,13 @@ from flowkit.run.config import (
     build_flow,
     check_components,
 )
-from flowkit.train.device import describe_device, resolve_device
-from flowkit.train.evaluation import EVALUATION_SEED, evaluate, evaluation_mode
+from flowkit.run.signals import sigterm_as_interrupt, stop_signals_request_stop
+from flowkit.train.device import resolve_device
+from flowkit.train.evaluation import EVALUATION_SEED, evaluate
 from flowkit.train.progress import progress_callbacks
 from flowkit.train.state import TrainState
 from flowkit.train.topology import Topology, default_topology
 from flowkit.train.trainer import Callback, EpochEnd, FitStart, TrainResult, fit
-from flowkit.version import __version__
 
 #: Training options that ``--resume`` may change (they do not change the model or the data).
 RESUMABLE_OVERRIDES = ("epochs", "patience", "max_seconds", "device", "eval_batch_size")
@@ -252,7 +248,7 @@ def _execute(
     checkpointer = _Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
     try:
-        with _stop_signals_request_stop(topology):
+        with stop_signals_request_stop(topology):
             result = fit(
                 flow,
                 splits,
@@ -277,7 +273,7 @@ def _execute(
     results = _results(result, parameters, device)
     samples, spectrum = {}, None
     try:
-        with _sigterm_as_interrupt(topology):
+        with sigterm_as_interrupt(topology):
             topology.synchronize(flow)  # every process evaluates the weights rank 0 saves
             test = evaluate(
                 flow,
@@ -338,72 +334,6 @@ class _Checkpointer(Callback):
             self._save(self.latest)
 
 
-def draw_samples(flow, config: RunConfig, event_shape, device) -> dict[float, np.ndarray]:
-    """``config.num_samples`` samples per temperature, seeded by the run's seed."""
-    if config.num_samples == 0:
-        return {}
-    samples = {}
-    devices = [device.index or 0] if device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=devices), evaluation_mode(flow):
-            torch.manual_seed(config.seed)
-            for temperature in config.sample_temperatures:
-                values = flow.sample(config.num_samples, temperature=temperature)
-                values = values.reshape(config.num_samples, *event_shape)
-                samples[float(temperature)] = values.cpu().numpy().astype(np.float32)
-    except (FlowkitError, NotImplementedError, RuntimeError) as err:
-        warnings.warn(
-            f"no samples stored: the model cannot sample ({err})", FlowkitWarning, stacklevel=2
-        )
-        return {}
-    return samples
-
-
-def scaling_spectrum(flow) -> np.ndarray | None:
-    """Sorted (decreasing) ``exp(s)`` of the last layer that has ``spectrum()`` (NICE Fig. 8)."""
-    layers = [m for m in flow.transform.modules() if callable(getattr(m, "spectrum", None))]
-    if not layers:
-        return None
-    with torch.no_grad():
-        values = np.asarray(layers[-1].spectrum().detach().cpu(), dtype=np.float64).ravel()
-    return np.sort(values)[::-1].copy()
-
-
-def collect_environment(
-    registry, config: RunConfig, device: torch.device, topology: Topology | None = None
-) -> dict[str, Any]:
-    """Versions of everything that can change a run's numbers, and who provided each component."""
-    topology = topology or default_topology()
-    versions = {
-        "flowkit": __version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "h5py": h5py.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "device": describe_device(device),
-        "topology": topology.name,
-        "world_size": topology.world_size,
-    }
-    pm = getattr(registry, "plugin_manager", None)
-    plugins = {
-        name: {"module": p.module, "distribution": p.distribution, "version": p.version}
-        for name, p in (pm.plugin_info.items() if pm is not None else [])
-    }
-    components = {}
-    choices = {"pipeline": config.pipeline, "dataset": config.dataset, **config.pipeline_options}
-    for kind, name in choices.items():
-        if isinstance(name, str) and (kind, name) in registry:
-            entry = registry.entry(kind, name)
-            components[kind] = {
-                "name": name,
-                "plugin": entry.plugin,
-                "distribution": entry.distribution,
-                "version": entry.version,
-            }
-    return {"versions": versions, "plugins": plugins, "components": components}
-
-
 def _results(result: TrainResult, parameters: int, device) -> dict[str, Any]:
     return {
         "best_epoch": result.best_epoch,
@@ -431,44 +361,6 @@ def _notify_finished(registry, path: Path, status: str, results: dict[str, Any])
             PluginWarning,
             stacklevel=2,
         )
-
-
-@contextlib.contextmanager
-def _stop_signals_request_stop(topology: Topology) -> Iterator[None]:
-    """While training, SIGINT and SIGTERM ask ``topology`` to stop at the next step, so the run
-    file is finished from a safe point (several processes install their own handlers)."""
-    if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
-        yield
-        return
-    previous = {
-        signum: signal.signal(signum, topology.request_stop)
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt(topology: Topology) -> Iterator[None]:
-    """SIGTERM (``kill``, job schedulers) stops training like Ctrl-C: the file is finished.
-
-    Several processes handle both signals themselves, to stop together
-    (flowkit.train.distributed)."""
-    if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _describe(dataset: Dataset) -> str:
