@@ -9,10 +9,12 @@ from flowkit.errors import (
     FlowkitWarning,
     InputOutsideDomain,
     InverseNotAvailable,
+    MissingExtraError,
     PluginConflictError,
     RunFileError,
     UnknownComponentError,
 )
+from flowkit.extras import require
 from flowkit.flows import Flow
 from flowkit.hookspecs import hookimpl, hookspec
 from flowkit.metrics import bits_per_dim, nats_from_bits_per_dim
@@ -21,6 +23,7 @@ from flowkit.pipelines import Pipeline
 from flowkit.plugins import PluginWarning, get_plugin_manager
 from flowkit.priors import Prior
 from flowkit.registry import Registry, load_registry
+from flowkit.trackers import TrackedRun, Tracker
 from flowkit.transforms import CompositeTransform, InverseTransform, Transform
 from flowkit.version import __version__
 
@@ -38,6 +41,7 @@ __all__ = [
     "InputOutsideDomain",
     "InverseNotAvailable",
     "InverseTransform",
+    "MissingExtraError",
     "Pipeline",
     "PluginConflictError",
     "PluginWarning",
@@ -45,6 +49,8 @@ __all__ = [
     "Registry",
     "RunFileError",
     "Splits",
+    "TrackedRun",
+    "Tracker",
     "Transform",
     "UnknownComponentError",
     "__version__",
@@ -56,5 +62,6 @@ __all__ = [
     "load_registry",
     "nats_from_bits_per_dim",
     "partition_indices",
+    "require",
     "split_indices",
 ]

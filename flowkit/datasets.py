@@ -9,6 +9,7 @@ for every example in every epoch.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -17,6 +18,10 @@ import torch
 from torch import Tensor
 
 from flowkit.errors import ConfigurationError, DataError
+from flowkit.options import check_options, resolve_options
+
+#: Constructor arguments ``flowkit run`` passes itself, and the flags that set them.
+DATASET_ARGUMENTS = {"data_dir": "--data-dir", "seed": "--split-seed"}
 
 
 @dataclass
@@ -65,6 +70,12 @@ class Dataset:
     Subclasses set :attr:`name` and implement :meth:`_load`, returning either one array of all
     examples (split here with a seeded shuffle) or a :class:`Splits`. They set ``levels`` (an int
     for quantised data, ``None`` for continuous) and ``variant`` (which source was used).
+
+    Options: a dataset receives its options as keyword arguments of its constructor (with
+    defaults) and passes ``**common`` on to this one. An option no constructor takes is a
+    :class:`ConfigurationError` listing the known ones; :func:`dataset_options` resolves them
+    (with every default), and that is what a run file records, so that ``flowkit eval``
+    rebuilds the same data.
     """
 
     name: ClassVar[str] = ""
@@ -79,6 +90,14 @@ class Dataset:
         test_fraction: float = 0.2,
         **options: Any,
     ) -> None:
+        if options:  # no subclass constructor took them
+            check_options(
+                type(self),
+                options,
+                what=f"dataset {self.name!r}",
+                reserved=DATASET_ARGUMENTS,
+                last=Dataset,
+            )
         self.data_dir = data_dir
         self.seed = seed
         self.validation_fraction = validation_fraction
@@ -163,6 +182,21 @@ class Dataset:
             raise DataError(f"{source}: {what} contains NaN or infinite values")
 
 
+def dataset_options(cls: type[Dataset], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options ``cls(**options)`` is built with: unknown names are a
+    :class:`ConfigurationError` listing the known ones, and the default of every option of the
+    class's own constructors that is not given is filled in (JSON values only), so that the
+    result builds the same data again (what ``flowkit run`` records)."""
+    return resolve_options(
+        cls,
+        options,
+        what=f"dataset {getattr(cls, 'name', cls.__qualname__)!r}",
+        reserved=DATASET_ARGUMENTS,
+        last=Dataset,
+        defaults_from=(Dataset,),
+    )
+
+
 def dequantize(
     values: Tensor, levels: int | None, generator: torch.Generator | None = None
 ) -> Tensor:
@@ -174,4 +208,12 @@ def dequantize(
     return (values + noise) / levels
 
 
-__all__ = ["Dataset", "DatasetInfo", "Splits", "dequantize", "split_indices"]
+__all__ = [
+    "DATASET_ARGUMENTS",
+    "Dataset",
+    "DatasetInfo",
+    "Splits",
+    "dataset_options",
+    "dequantize",
+    "split_indices",
+]

@@ -6,7 +6,10 @@ one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-from nflows.transforms.base import InputOutsideDomain, InverseNotAvailable
+from flowkit._nflows import transforms_base
+
+InputOutsideDomain = transforms_base.InputOutsideDomain
+InverseNotAvailable = transforms_base.InverseNotAvailable
 
 __all__ = [
     "ConfigurationError",
@@ -37,6 +40,10 @@ class RunFileError(FlowkitError):
     """A file that is not a flowkit run file, or is corrupt."""
 
 
+class MissingExtraError(FlowkitError, ImportError):
+    """A feature needs a package that is installed only with one of flowkit's extras."""
+
+
 class UnknownComponentError(FlowkitError, LookupError):
     """A component name that no loaded plugin registers."""
 
@@ -52,11 +59,15 @@ class UnknownComponentError(FlowkitError, LookupError):
 class PluginConflictError(FlowkitError):
     """Two plugins register a component of the same kind under the same name."""
 
-    def __init__(self, kind: str, name: str, first: str, second: str) -> None:
+    def __init__(
+        self, kind: str, name: str, first: str, second: str, advice: str | None = None
+    ) -> None:
         self.kind, self.name, self.plugins = kind, name, (first, second)
-        super().__init__(
-            f"plugins {first!r} and {second!r} both register the {kind} {name!r}; "
+        advice = advice or (
             f"block one of them with `-p no:{second}` or FLOWKIT_DISABLE_PLUGINS={second}"
+        )
+        super().__init__(
+            f"plugins {first!r} and {second!r} both register the {kind} {name!r}; {advice}"
         )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from nflows.flows.base import Flow as NflowsFlow
 from torch import Tensor
 
+from flowkit._nflows import flows_base
 from flowkit.priors import Prior, check_count, check_temperature
+
+NflowsFlow = flows_base.Flow
 
 
 class Flow(NflowsFlow):

@@ -121,6 +121,18 @@ def flowkit_register_pipelines() -> list[type]:
     """
 
 
+@hookspec
+def flowkit_register_trackers() -> list[type]:
+    """Return experiment-tracker classes (kind ``tracker``): ``flowkit run --track NAME``.
+
+    Subclass :class:`flowkit.Tracker` and implement ``start`` (the run's name, run file and
+    resolved configuration, once before the first epoch), ``log_epoch`` (every epoch's metrics)
+    and ``finish`` (status and test results, after the run file is complete). Built as
+    ``cls(destination)``, with the text after ``=`` in ``--track NAME=DESTINATION`` or ``None``.
+    A tracker that raises is switched off with a one-line warning; the run carries on.
+    """
+
+
 # ---- Command line ----------------------------------------------------------------------------
 
 
@@ -159,6 +171,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "flowkit_register_priors": "prior",
     "flowkit_register_datasets": "dataset",
     "flowkit_register_pipelines": "pipeline",
+    "flowkit_register_trackers": "tracker",
 }
 
 __all__ = ["REGISTRATION_HOOKS", "hookimpl", "hookspec"]

@@ -6,6 +6,8 @@ overridden by command-line options) and calls :meth:`Pipeline.build`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowkit.errors import ConfigurationError
@@ -38,6 +40,17 @@ class Pipeline:
 
     def build(self, registry: Registry, features: int, config: dict[str, Any]) -> Flow:
         raise NotImplementedError
+
+    def build_for(
+        self, registry: Registry, event_shape: Sequence[int], config: dict[str, Any]
+    ) -> Flow:
+        """Build for data of ``event_shape`` (what ``flowkit run`` calls).
+
+        The default flattens: a flat pipeline (``nice``) sees only the number of features. An
+        image pipeline overrides this to build on the ``(C, H, W)`` shape itself; its flow still
+        takes and returns flat ``[batch, features]`` vectors.
+        """
+        return self.build(registry, math.prod(int(d) for d in event_shape), config)
 
 
 __all__ = ["Pipeline"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from nflows.distributions.base import Distribution
 from torch import Tensor
 
+from flowkit._nflows import distributions_base
 from flowkit.errors import ConfigurationError, DataError
 from flowkit.transforms import check_features
+
+Distribution = distributions_base.Distribution
 
 
 def check_count(value: Any, what: str = "number of samples") -> int:

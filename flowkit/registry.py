@@ -11,11 +11,64 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import torch
+
+from flowkit.datasets import Dataset
 from flowkit.errors import PluginConflictError, UnknownComponentError
 from flowkit.hookspecs import REGISTRATION_HOOKS
-from flowkit.plugins import FlowkitPluginManager, PluginWarning, get_plugin_manager
+from flowkit.plugins import (
+    BUILTIN_DISTRIBUTION,
+    FlowkitPluginManager,
+    PluginWarning,
+    call_each,
+    get_plugin_manager,
+)
 
 KINDS: tuple[str, ...] = tuple(REGISTRATION_HOOKS.values())
+
+
+#: Kinds whose classes are torch modules (nflows' transforms and distributions fit too).
+MODULE_KINDS = ("coupling", "permutation", "scaling", "whitening", "transform", "prior")
+
+
+def required_base(kind: str) -> type | None:
+    """What a class registered as ``kind`` must subclass: a torch module for transforms and
+    priors, :class:`flowkit.Dataset` for datasets; None for the other kinds (a pipeline is
+    checked by its ``resolve`` and ``build`` methods: ``flowkit.pipelines`` imports this
+    module)."""
+    if kind in MODULE_KINDS:
+        return torch.nn.Module
+    return Dataset if kind == "dataset" else None
+
+
+def _describe(value: object) -> str:
+    if callable(value) and not isinstance(value, type) and hasattr(value, "__qualname__"):
+        return f"the function {value.__qualname__}"
+    if not isinstance(value, type):
+        return f"an instance of {type(value).__qualname__} (return the class, not an instance)"
+    return value.__qualname__
+
+
+def invalid_components(kind: str, value: object) -> str | None:
+    """Why a registration hook's return value is not a list of ``kind`` classes (None: it is)."""
+    if value is None:
+        return None
+    if isinstance(value, type) or not isinstance(value, (list, tuple)):
+        return f"returned {_describe(value)}, not a list of classes"
+    base = required_base(kind)
+    for item in value:
+        if not isinstance(item, type):
+            return f"returned {_describe(item)}, which is not a class"
+        if kind == "pipeline" and not all(
+            callable(getattr(item, m, None)) for m in ("resolve", "build")
+        ):
+            return f"returned {item.__qualname__}, which is not a flowkit.Pipeline subclass"
+        if base is not None and not issubclass(item, base):
+            return f"returned {item.__qualname__}, which is not a {base.__qualname__} subclass"
+        name = getattr(item, "name", None)
+        if not isinstance(name, str) or not name:
+            return f"returned {item.__qualname__}, which has no `name` class attribute (a string)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -41,45 +94,53 @@ class Entry:
 
 
 class Registry:
-    """Components keyed by ``(kind, name)``."""
+    """Components keyed by ``(kind, name)``.
+
+    A name that two plugins register is *contested*: a warning names both when it happens,
+    every other component keeps working, and only looking the contested name up is an error.
+    """
 
     def __init__(self, plugin_manager: FlowkitPluginManager | None = None) -> None:
         self.plugin_manager = plugin_manager
         self._entries: dict[tuple[str, str], Entry] = {}
+        self._conflicts: dict[tuple[str, str], list[Entry]] = {}
 
     @classmethod
     def from_plugin_manager(cls, pm: FlowkitPluginManager) -> Registry:
-        """Call every registration hook of every plugin and collect the classes."""
+        """Call every registration hook of every plugin, one at a time, and collect the classes.
+
+        A hook that raises or returns something other than a list of classes of its kind is a
+        :class:`PluginWarning` naming the plugin and the hook; that hook's classes are skipped.
+        """
         registry = cls(pm)
         for hook_name, kind in REGISTRATION_HOOKS.items():
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                try:
-                    components = impl.function() or []
-                    for component in components:
-                        registry.add(kind, component, impl.plugin_name)
-                except PluginConflictError:
-                    raise
-                except Exception as err:
+            for plugin, components in call_each(pm, hook_name):
+                problem = invalid_components(kind, components)
+                if problem is not None:
                     warnings.warn(
-                        f"flowkit plugin {impl.plugin_name!r} failed in {hook_name} and its "
-                        f"{kind} components are skipped: {type(err).__name__}: {err}",
+                        f"flowkit plugin {plugin!r}: {hook_name} {problem}; its {kind} "
+                        "components are skipped",
                         PluginWarning,
                         stacklevel=2,
                     )
+                    continue
+                for component in components or []:
+                    registry.add(kind, component, plugin)
         return registry
 
     def add(self, kind: str, component: type, plugin: str = "<direct>") -> None:
-        """Register ``component`` (a class with a ``name`` attribute) under ``kind``."""
+        """Register ``component`` (a class with a ``name`` attribute) under ``kind``.
+
+        A second, different class under the same kind and name makes the name contested (a
+        :class:`PluginWarning` now, a :class:`PluginConflictError` when it is looked up).
+        """
         if kind not in KINDS:
             raise ValueError(f"unknown component kind {kind!r}; kinds are {', '.join(KINDS)}")
         name = getattr(component, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{component!r} registered as a {kind} has no string `name` attribute")
-        existing = self._entries.get((kind, name))
-        if existing is not None and existing.component is not component:
-            raise PluginConflictError(kind, name, existing.plugin, plugin)
         info = self.plugin_manager.plugin_info.get(plugin) if self.plugin_manager else None
-        self._entries[(kind, name)] = Entry(
+        entry = Entry(
             kind,
             name,
             component,
@@ -87,12 +148,53 @@ class Registry:
             info.distribution if info else None,
             info.version if info else None,
         )
+        key = (kind, name)
+        contested = self._conflicts.get(key)
+        existing = self._entries.get(key)
+        if contested is not None:
+            if all(e.component is not component for e in contested):
+                contested.append(entry)
+                warnings.warn(str(self._conflict_error(key)), PluginWarning, stacklevel=2)
+        elif existing is not None and existing.component is not component:
+            self._conflicts[key] = [self._entries.pop(key), entry]
+            warnings.warn(str(self._conflict_error(key)), PluginWarning, stacklevel=2)
+        else:
+            self._entries[key] = entry
+
+    def contested(self) -> list[Entry]:
+        """Every entry of every contested name (each plugin's claim)."""
+        return [entry for key in sorted(self._conflicts) for entry in self._conflicts[key]]
+
+    def conflicts(self) -> list[PluginConflictError]:
+        """One error per contested name (what using that name raises)."""
+        return [self._conflict_error(key) for key in sorted(self._conflicts)]
+
+    def _conflict_error(self, key: tuple[str, str]) -> PluginConflictError:
+        kind, name = key
+        # Built-ins first: they are never the ones to block.
+        entries = sorted(
+            self._conflicts[key], key=lambda e: e.distribution != BUILTIN_DISTRIBUTION
+        )
+        third_party = [e.plugin for e in entries if e.distribution != BUILTIN_DISTRIBUTION]
+        hint = self.plugin_manager.block_hint if self.plugin_manager else _block_hint
+        target = third_party[-1] if third_party else entries[-1].plugin
+        who = "the third-party plugin" if len(third_party) < len(entries) else "one of them, e.g."
+        advice = (
+            f"everything else works, but the {kind} {name!r} cannot be used until you block "
+            f"{who} {target!r} with {hint(target)} or {target!r} renames its {kind}"
+        )
+        first, *others = (e.plugin for e in entries)
+        return PluginConflictError(kind, name, first, ", ".join(others), advice)
 
     def get(self, kind: str, name: str) -> type:
         """The class registered as ``name``; an :class:`UnknownComponentError` suggests others."""
         return self.entry(kind, name).component
 
     def entry(self, kind: str, name: str) -> Entry:
+        """The entry of ``name``; unknown names suggest close ones, contested ones name both
+        plugins (:class:`PluginConflictError`)."""
+        if (kind, name) in self._conflicts:
+            raise self._conflict_error((kind, name))
         try:
             return self._entries[(kind, name)]
         except KeyError:
@@ -101,7 +203,9 @@ class Registry:
             raise UnknownComponentError(kind, name, known, close) from None
 
     def names(self, kind: str) -> list[str]:
-        return sorted(name for (k, name) in self._entries if k == kind)
+        """Registered names of ``kind``, contested ones included."""
+        keys = [*self._entries, *self._conflicts]
+        return sorted(name for (k, name) in keys if k == kind)
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self._entries
@@ -113,6 +217,10 @@ class Registry:
         return len(self._entries)
 
 
+def _block_hint(name: str) -> str:
+    return f"`flowkit -p no:{name}`"
+
+
 def load_registry(
     *, autoload: bool | None = None, blocked: Iterable[str] = (), plugins: Iterable[object] = ()
 ) -> Registry:
@@ -121,4 +229,4 @@ def load_registry(
     return Registry.from_plugin_manager(pm)
 
 
-__all__ = ["KINDS", "Entry", "Registry", "load_registry"]
+__all__ = ["KINDS", "Entry", "Registry", "invalid_components", "load_registry", "required_base"]

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
-from nflows.transforms import base as nflows_base
 from torch import Tensor, nn
 
+from flowkit._nflows import transforms_base as nflows_base
 from flowkit.errors import ConfigurationError, DataError
 
 

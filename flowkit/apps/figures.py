@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from flowkit.apps.inpainting import image_shape
+from flowkit.extras import require
+from flowkit.io.atomic import atomic_path
+
+require("matplotlib", extra="plots", feature="figures")
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402 - after the check
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from flowkit.apps.inpainting import image_shape  # noqa: E402
 
 #: Colour of hidden pixels in the "masked input" row of the inpainting figure.
 HIDDEN_COLOUR = (0.85, 0.25, 0.25)
@@ -39,15 +44,8 @@ def save_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     suffix = path.suffix.lstrip(".").lower() or "png"
-    # Not mkstemp: its files are private (0600); this one gets the usual umask permissions.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(temporary, "xb") as stream:
-            figure.savefig(stream, format=suffix, bbox_inches="tight")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "xb") as stream:
+        figure.savefig(stream, format=suffix, bbox_inches="tight")
     return path
 
 

@@ -328,7 +328,7 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
         for repeat in range(options.repeats):
             config = options.run_config(law, repeat, registry)
             torch.manual_seed(config.seed)
-            flow = build_flow(registry, config, features)
+            flow = build_flow(registry, config, info.event_shape)
             if result is None:
                 parameters = sum(p.numel() for p in flow.parameters() if p.requires_grad)
                 result = LawResult(law, config.to_dict(), parameters)

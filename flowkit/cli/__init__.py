@@ -14,18 +14,18 @@ import warnings
 import click
 
 from flowkit.errors import FlowkitError, FlowkitWarning
-from flowkit.plugins import FlowkitPluginManager, PluginWarning, get_plugin_manager
+from flowkit.plugins import FlowkitPluginManager, PluginWarning, call_each, get_plugin_manager
 from flowkit.registry import Registry
 from flowkit.version import __version__
 
-#: Modules of flowkit's core commands; each defines a Click command named ``command``. Every
-#: other command (the built-in ``sample``, ``bench``, ... included) comes from a plugin's
-#: ``flowkit_register_commands`` hook.
-CORE_COMMAND_MODULES = (
-    "flowkit.cli.plugins_cmd",
-    "flowkit.cli.run_cmd",
-    "flowkit.cli.eval_cmd",
-)
+#: flowkit's core commands: name -> (module defining a Click command named ``command``, one-line
+#: help). Each module is imported only when its command runs. Every other command (the built-in
+#: ``sample``, ``bench``, ... included) comes from a plugin's ``flowkit_register_commands`` hook.
+CORE_COMMANDS: dict[str, tuple[str, str]] = {
+    "plugins": ("flowkit.cli.plugins_cmd", "List plugins and their components."),
+    "run": ("flowkit.cli.run_cmd", "Train PIPELINE (e.g. nice) and write its run file."),
+    "eval": ("flowkit.cli.eval_cmd", "Test log-likelihood and bits/dim of a run's model."),
+}
 
 
 class LazyCommand(click.Command):
@@ -71,17 +71,10 @@ class FlowkitGroup(click.Group):
     """Loads core commands lazily and plugin commands on demand; maps errors to exit 2."""
 
     def _core_commands(self) -> dict[str, click.Command]:
-        if not hasattr(self, "_core"):
-            self._core = {}
-            for module_name in CORE_COMMAND_MODULES:
-                try:
-                    module = importlib.import_module(module_name)
-                except ModuleNotFoundError as err:
-                    if err.name != module_name:
-                        raise
-                    continue
-                self._core[module.command.name] = module.command
-        return self._core
+        return {
+            name: LazyCommand(name, f"{module}:command", short_help)
+            for name, (module, short_help) in CORE_COMMANDS.items()
+        }
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         # Cached per command line (context), never on the group: tests and embedders invoke the
@@ -89,17 +82,21 @@ class FlowkitGroup(click.Group):
         meta = ctx.find_root().meta
         if "flowkit.plugin_commands" in meta:
             return meta["flowkit.plugin_commands"]
-        holder = click.Group()
-        try:
-            get_plugin_manager_for(ctx).hook.flowkit_register_commands(cli=holder)
-        except FlowkitError:
-            raise
-        except Exception as err:  # a broken plugin must not take the CLI down
-            warnings.warn(
-                f"a plugin failed in flowkit_register_commands: {err}", PluginWarning, stacklevel=2
-            )
-        meta["flowkit.plugin_commands"] = dict(holder.commands)
-        return meta["flowkit.plugin_commands"]
+        commands: dict[str, click.Command] = {}
+        owners: dict[str, str] = {}
+        for plugin, added in commands_by_plugin(get_plugin_manager_for(ctx)).items():
+            for name, command in added.items():
+                if name in commands:  # never a silent replacement: the first one stays
+                    warnings.warn(
+                        f"flowkit plugins {owners[name]!r} and {plugin!r} both add the command "
+                        f"{name!r}; the one of {plugin!r} is ignored",
+                        PluginWarning,
+                        stacklevel=2,
+                    )
+                    continue
+                commands[name], owners[name] = command, plugin
+        meta["flowkit.plugin_commands"] = commands
+        return commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(self._core_commands()) | set(self.commands)
@@ -148,6 +145,17 @@ class FlowkitGroup(click.Group):
             raise UserError(" ".join(err.format_message().split())) from err
 
 
+def commands_by_plugin(pm: FlowkitPluginManager) -> dict[str, dict[str, click.Command]]:
+    """The commands each plugin adds through ``flowkit_register_commands``, called one plugin
+    at a time (one that raises is a warning naming it; the others still add theirs)."""
+    result: dict[str, dict[str, click.Command]] = {}
+    for impl in reversed(pm.hook.flowkit_register_commands.get_hookimpls()):
+        holder = click.Group()
+        if call_each(pm, "flowkit_register_commands", only=impl.plugin_name, cli=holder):
+            result[impl.plugin_name] = dict(holder.commands)
+    return result
+
+
 def get_plugin_manager_for(ctx: click.Context | None = None) -> FlowkitPluginManager:
     """The plugin manager for this command line (loaded once, honouring ``-p``).
 
@@ -191,4 +199,12 @@ def main() -> None:  # pragma: no cover - console-script entry
     sys.exit(cli.main(prog_name="flowkit"))
 
 
-__all__ = ["LazyCommand", "UserError", "cli", "get_plugin_manager_for", "get_registry", "main"]
+__all__ = [
+    "LazyCommand",
+    "UserError",
+    "cli",
+    "commands_by_plugin",
+    "get_plugin_manager_for",
+    "get_registry",
+    "main",
+]

@@ -8,15 +8,14 @@ temporary file in the same folder, then moved into place with ``os.replace``).
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from flowkit.errors import ConfigurationError, RunFileError
+from flowkit.io.atomic import atomic_path
 
 #: Suffixes written as arrays rather than as figures.
 ARRAY_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
@@ -71,19 +70,8 @@ def check_suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     return suffix
 
 
-@contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically,
-    on any error (Ctrl-C included) it is removed."""
-    path = Path(path)
-    # Not mkstemp: its files are private (0600); this one gets the usual umask permissions.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+#: Kept for callers of flowkit 0.1: the one atomic-write helper is flowkit.io.atomic.atomic_path.
+atomic_output = atomic_path
 
 
 def save_arrays(

@@ -11,6 +11,7 @@ from click.core import ParameterSource
 
 from flowkit.cli import get_registry
 from flowkit.errors import ConfigurationError, FlowkitWarning
+from flowkit.run import config_file
 from flowkit.run.config import (
     RunConfig,
     parse_assignment,
@@ -18,6 +19,7 @@ from flowkit.run.config import (
     resolve_pipeline_options,
 )
 from flowkit.run.runner import check_output, default_run_path, resume_run, start_run
+from flowkit.run.tracking import tracker_callbacks
 from flowkit.train.device import DEVICE_HELP
 from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
 from flowkit.train.options import TrainOptions
@@ -44,7 +46,7 @@ RESUME_FLAGS = {
     "device": "device",
 }
 #: Options that never change a run's configuration.
-NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline", "nproc"}
+NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline", "nproc", "track"}
 #: ``ctx.meta`` key of the command's own arguments (``--nproc`` passes them on to each process).
 RUN_ARGS = "flowkit.run.args"
 
@@ -62,6 +64,16 @@ class RunCommand(click.Command):
 
 @click.command("run", cls=RunCommand)
 @click.argument("pipeline", required=False)
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE.toml|RECIPE",
+    is_eager=True,
+    expose_value=True,
+    callback=config_file.option_callback,
+    help="Read options from a TOML config file or a recipe (`flowkit recipes`); flags given "
+    "here override it. See docs/experiments.md.",
+)
 @click.option(
     "--coupling",
     metavar="NAME",
@@ -202,6 +214,13 @@ class RunCommand(click.Command):
     show_default=True,
     help="auto: a bar on a terminal, a line per epoch otherwise.",
 )
+@click.option(
+    "--track",
+    multiple=True,
+    metavar="NAME[=DEST]",
+    help="Mirror the run into an experiment tracker: tensorboard[=LOGDIR], mlflow[=STORE-URI], "
+    "or one a plugin adds; repeatable (docs/experiments.md).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run file's path (and errors).")
 @click.option(
     "--nproc",
@@ -235,6 +254,7 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
         checkpoint_seconds=options["checkpoint_every"],
         echo=echo,
         topology=topology,
+        callbacks=tracker_callbacks(registry, options["track"]),
     )
     if options["resume"]:
         overrides = _resume_overrides(ctx, pipeline, options)
@@ -292,11 +312,15 @@ def _join(nproc: int, world_size: int) -> DistributedTopology | None:
 
 
 def _config(registry, pipeline: str, options: dict) -> RunConfig:
-    overrides = {name: options[name] for name in PIPELINE_FLAGS if options[name] is not None}
+    loaded = config_file.current()
+    overrides = config_file.pipeline_table(registry, pipeline, loaded)
+    overrides.update({name: options[name] for name in PIPELINE_FLAGS if options[name] is not None})
     for text in options["assignments"]:
         key, value = parse_assignment(text)
         overrides[key] = value
     dataset, dataset_options = resolve_dataset(registry, options["dataset"])
+    if loaded.values.get("dataset", options["dataset"]) == options["dataset"]:
+        dataset_options.update(loaded.dataset_options)  # not for another --dataset
     for text in options["dataset_assignments"]:
         key, value = parse_assignment(text)
         dataset_options[key] = value
@@ -309,7 +333,7 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
         device=options["device"],
         max_seconds=options["max_time"],
     )
-    return RunConfig(
+    config = RunConfig(
         pipeline=pipeline,
         pipeline_options=resolve_pipeline_options(registry, pipeline, overrides),
         dataset=dataset,
@@ -319,12 +343,17 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
         train=train,
         num_samples=options["num_samples"],
     )
+    return config_file.apply_extras(config, loaded)
 
 
 def _resume_overrides(ctx: click.Context, pipeline: str | None, options: dict) -> dict:
     if pipeline is not None:
         raise ConfigurationError(
             f"--resume takes the pipeline from the run file; drop {pipeline!r}"
+        )
+    if options.get("config_file"):
+        raise ConfigurationError(
+            "--resume continues the run with its stored configuration; drop --config"
         )
     overrides = {}
     for name in options:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import torch
 from torch import Tensor
+
+from flowkit.io.atomic import write_bytes
+from flowkit.io.space import NoSpaceError, is_no_space, mount_point
 
 #: Attribute recording a tensor's torch dtype where numpy has no equivalent (bfloat16).
 TORCH_DTYPE_ATTR = "torch_dtype"
@@ -37,12 +38,29 @@ def write_tensors(group: h5py.Group, tensors: Mapping[str, Tensor]) -> None:
         dataset.attrs.update(attrs)
 
 
+#: Most bytes a dataset may expand to per byte stored (uncompressed datasets: 1; a compressed or
+#: unallocated one declaring terabytes would otherwise be read into memory whole).
+MAX_EXPANSION = 1024
+
+
+def read_array(dataset: h5py.Dataset, kinds: str = "fiub") -> np.ndarray:
+    """A dataset as a numpy array, refusing non-numeric dtypes and sizes its file cannot hold."""
+    if not isinstance(dataset, h5py.Dataset):
+        raise ValueError(f"{dataset.name} is not a dataset")
+    if dataset.dtype.kind not in kinds:
+        raise ValueError(f"{dataset.name} has dtype {dataset.dtype}, expected numbers")
+    stored = dataset.id.get_storage_size()
+    if dataset.nbytes > max(stored * MAX_EXPANSION, 2**20):
+        raise ValueError(f"{dataset.name} declares {dataset.nbytes:,} bytes but stores {stored:,}")
+    return np.array(dataset[()])
+
+
 def read_tensors(group: h5py.Group) -> dict[str, Tensor]:
     tensors = {}
     for key, dataset in group.items():
         if not isinstance(dataset, h5py.Dataset):
             raise ValueError(f"{group.name}/{key} is not a dataset")
-        tensor = torch.from_numpy(np.array(dataset[()]))
+        tensor = torch.from_numpy(read_array(dataset))
         if dataset.attrs.get(TORCH_DTYPE_ATTR) == "bfloat16":
             tensor = tensor.to(torch.bfloat16)
         tensors[key] = tensor
@@ -91,50 +109,33 @@ def read_attrs(target: h5py.Group | h5py.Dataset) -> dict[str, Any]:
 def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
     """Write an HDF5 file at ``path`` all or nothing.
 
-    The file is written under a temporary name in the same directory, flushed to disk, then
-    renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows): a crash or
-    ``kill -9`` at any moment leaves either the previous complete file or the new one.
+    The file is built in memory (h5py's ``core`` driver), then written under a temporary name in
+    the same directory, flushed to disk and renamed over ``path`` with :func:`os.replace`
+    (atomic on POSIX and Windows): a crash or ``kill -9`` at any moment leaves either the
+    previous complete file or the new one. Building in memory keeps HDF5's own writes away from
+    the disk: a full disk is then one :class:`flowkit.io.space.NoSpaceError` from a plain
+    ``write`` (HDF5 itself crashed in ``close`` when its writes failed), with the temporary file
+    removed and ``path`` untouched.
     """
-    target = Path(path)
-    # A fresh name next to the target (same file system, so the rename is atomic); created by
-    # h5py itself so that the file gets the usual permissions (mkstemp would make it 0600).
-    temporary = str(target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    handle = h5py.File(f"flowkit-{id(path)}.h5", "w", driver="core", backing_store=False)
     try:
-        with h5py.File(temporary, "w-") as handle:
-            yield handle
-        _fsync_file(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        yield handle
+        handle.flush()
+        image = handle.id.get_file_image()
+    finally:
+        handle.close()
+    try:
+        write_bytes(path, image)  # flowkit.io.atomic: temporary file, fsync, rename
+    except OSError as err:
+        if is_no_space(err):
+            raise NoSpaceError(mount_point(os.path.dirname(os.path.abspath(path))), path) from None
         raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; directories cannot be opened this way on Windows.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 __all__ = [
     "atomic_h5",
     "from_attr",
+    "read_array",
     "read_attrs",
     "read_tensors",
     "to_attr",

@@ -8,7 +8,6 @@ are plain datasets, structured values JSON text.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,17 @@ from torch import Tensor
 
 from flowkit.datasets import DatasetInfo
 from flowkit.errors import ConfigurationError, FlowkitWarning, RunFileError, UnknownComponentError
-from flowkit.io.h5 import atomic_h5, read_attrs, read_tensors, write_attrs, write_tensors
-from flowkit.run.config import RunConfig, build_dataset, build_flow
+from flowkit.io import schema
+from flowkit.io.h5 import (
+    atomic_h5,
+    read_array,
+    read_attrs,
+    read_tensors,
+    write_attrs,
+    write_tensors,
+)
+from flowkit.io.rebuild import rebuild_flow
+from flowkit.run.config import RunConfig, build_dataset
 from flowkit.train.device import resolve_device
 from flowkit.train.state import History, TrainState
 from flowkit.version import __version__
@@ -177,24 +185,36 @@ def read_run_record(path: str | Path) -> RunRecord:
     except OSError as err:
         raise RunFileError(f"{path} is not a readable HDF5 file ({_short(err)})") from None
     with handle:
-        root = read_attrs(handle)
-        if root.get("format") != FORMAT_NAME:
+        try:
+            fmt = handle.attrs.get("format")
+        except Exception as err:  # an unreadable attribute: damaged, whoever wrote it
+            raise schema.damaged(path, err) from None
+        if from_attr_text(fmt) != FORMAT_NAME:
             raise RunFileError(f"{path} is an HDF5 file but not a flowkit run file")
         try:
-            return _read_record(handle, root)
-        except RunFileError:
-            raise
-        except (KeyError, ValueError, TypeError, OSError, json.JSONDecodeError) as err:
-            raise RunFileError(f"{path} is a damaged flowkit run file ({_short(err)})") from None
+            return _read_record(handle, read_attrs(handle))
+        except Exception as err:  # anything a damaged or crafted file can raise: one line
+            raise schema.damaged(path, err) from None
+
+
+def from_attr_text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _read_record(handle: h5py.File, root: dict[str, Any]) -> RunRecord:
-    missing = [name for name in REQUIRED_GROUPS if name not in handle]
-    if missing:
-        raise RunFileError(f"{handle.filename} is incomplete: no group {', '.join(missing)}")
-    if root.get("status") not in STATUSES:
-        raise RunFileError(f"{handle.filename} has an unknown status {root.get('status')!r}")
-    dataset = read_attrs(handle["dataset"])
+    missing = [name for name in REQUIRED_GROUPS if not isinstance(handle.get(name), h5py.Group)]
+    schema.want(not missing, f"incomplete: no group {', '.join(missing)}")
+    schema.want(root.get("status") in STATUSES, f"unknown status {root.get('status')!r:.40}")
+    for key in ("created", "updated", "message"):
+        schema.want(isinstance(root.get(key, ""), str), f"attribute {key} is not text")
+    config = RunConfig.from_dict(
+        schema.check_config_dict(schema.json_object(root["config"], "config"))
+    )
+    try:
+        config.validate()
+    except ConfigurationError as err:
+        raise schema.config_error(err) from None
+    dataset = schema.check_dataset_attrs(read_attrs(handle["dataset"]))
     info = DatasetInfo(
         name=dataset["name"],
         variant=dataset["variant"],
@@ -210,40 +230,55 @@ def _read_record(handle: h5py.File, root: dict[str, Any]) -> RunRecord:
         environment[section] = {name: read_attrs(group[name]) for name in group}
     samples = {}
     for dataset_ in handle.get("samples", {}).values():
-        samples[float(dataset_.attrs["temperature"])] = np.array(dataset_)
+        temperature = schema.number(from_attr_text(dataset_.attrs["temperature"]), "temperature")
+        samples[temperature] = read_array(dataset_, "f")
+    metrics = {k: read_array(v) for k, v in handle["metrics"].items()}
+    schema.want(
+        all(v.ndim == 1 and len(v) <= schema.MAX_EPOCHS for v in metrics.values()),
+        "metrics are not one value per epoch",
+    )
     return RunRecord(
         status=root["status"],
         created=root.get("created", ""),
         updated=root.get("updated", ""),
         message=root.get("message", ""),
-        config=RunConfig.from_dict(json.loads(root["config"])),
+        config=config,
         dataset_info=info,
         environment=environment,
-        history=History.from_arrays({k: np.array(v) for k, v in handle["metrics"].items()}),
+        history=History.from_arrays(metrics),
         model=read_tensors(handle["model"]),
         checkpoint=_read_checkpoint(handle["checkpoint"]) if "checkpoint" in handle else None,
-        results=read_attrs(handle["results"]) if "results" in handle else {},
+        results=schema.check_results(read_attrs(handle["results"])) if "results" in handle else {},
         samples=samples,
-        spectrum=np.array(handle["spectrum"]) if "spectrum" in handle else None,
+        spectrum=read_array(handle["spectrum"], "f").ravel() if "spectrum" in handle else None,
     )
 
 
 def _read_checkpoint(group: h5py.Group) -> TrainState:
+    for name in ("model", "optimizer", "rng"):
+        schema.want(isinstance(group.get(name), h5py.Group), f"checkpoint has no {name} group")
     attrs = read_attrs(group)
     rng = group["rng"]
+    epoch = schema.integer(attrs.get("epoch"), "checkpoint epoch", 0, schema.MAX_EPOCHS)
+    optimizer = {}
+    for key, values in group["optimizer"].items():
+        schema.want(key.isdigit() and isinstance(values, h5py.Group), f"optimizer entry {key!r}")
+        optimizer[int(key)] = read_tensors(values)
     return TrainState(
-        epoch=int(attrs["epoch"]),
+        epoch=epoch,
         model=read_tensors(group["model"]),
-        optimizer={int(k): read_tensors(v) for k, v in group["optimizer"].items()},
+        optimizer=optimizer,
         best_model={},  # the selected model is the file's `model` group (filled by the reader)
-        best_epoch=int(attrs["best_epoch"]),
-        best_valid_ll=float(attrs["best_valid_ll"]),
-        bad_epochs=int(attrs["bad_epochs"]),
-        rng={name: torch.from_numpy(np.array(rng[name])) for name in rng},
+        best_epoch=schema.integer(attrs.get("best_epoch"), "checkpoint best_epoch", 0, epoch),
+        best_valid_ll=schema.number(attrs.get("best_valid_ll"), "best_valid_ll", finite=False),
+        bad_epochs=schema.integer(attrs.get("bad_epochs"), "checkpoint bad_epochs", 0, epoch),
+        rng={name: torch.from_numpy(read_array(rng[name], "u")) for name in rng},
         rng_devices={name: str(rng[name].attrs.get("device_type", "cpu")) for name in rng},
         history=History(),
-        elapsed_seconds=float(attrs["elapsed_seconds"]),
-        initial_valid_ll=float(attrs["initial_valid_ll"]),
+        elapsed_seconds=schema.number(attrs.get("elapsed_seconds"), "elapsed_seconds"),
+        initial_valid_ll=schema.number(
+            attrs.get("initial_valid_ll"), "initial_valid_ll", finite=False
+        ),
     )
 
 
@@ -255,8 +290,8 @@ def read_train_state(record: RunRecord) -> TrainState:
     state.best_model = dict(record.model)
     state.history = record.history.copy()
     if len(state.history) != state.epoch:
-        raise RunFileError(
-            f"damaged checkpoint: {len(state.history)} epochs of metrics for epoch {state.epoch}"
+        raise schema.DamagedRunFile(
+            f"{len(state.history)} epochs of metrics for a checkpoint of epoch {state.epoch}"
         )
     return state
 
@@ -320,13 +355,12 @@ def load_run(
     """
     record = read_run_record(path)
     info = record.dataset_info
-    features = int(np.prod(info.event_shape))
+    shape = tuple(info.event_shape)  # image pipelines build on it; flat ones flatten
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FlowkitWarning)  # e.g. "fewer than 3 layers" again
-            flow = build_flow(registry, record.config, features)
+        flow = rebuild_flow(registry, record.config, shape, path, {"model": record.model})
     except UnknownComponentError as err:
         plugin = record.environment.get("components", {}).get(err.kind, {})
+        plugin = plugin if isinstance(plugin, dict) else {}
         hint = f" (the run used it from plugin {plugin.get('plugin')!r})" if plugin else ""
         raise ConfigurationError(f"cannot rebuild the model of {path}: {err}{hint}") from None
     try:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowkit.datasets import dataset_options
 from flowkit.errors import ConfigurationError, DataError
 from flowkit.registry import KINDS
 from flowkit.train.options import TrainOptions
@@ -127,24 +128,35 @@ def resolve_pipeline_options(
 
 
 def check_components(registry: Registry, pipeline: str, options: Mapping[str, Any]) -> None:
-    """Look up every option that names a component kind (``coupling``, ``prior``...) so that a
-    typo fails before any data is loaded; ``none`` means the component is left out."""
-    registry.get("pipeline", pipeline)
+    """Look up every option that names a component kind (``coupling``, ``prior``...) and check
+    its ``<kind>_options`` against its constructor, so that a typo fails before any data is
+    loaded; ``none`` means the component is left out."""
+    pipeline_cls = registry.get("pipeline", pipeline)
     for key, value in options.items():
         if key in KINDS and isinstance(value, str) and value != "none":
             registry.get(key, value)
+    check = getattr(pipeline_cls(), "check_component_options", None)
+    if callable(check):
+        check(registry, dict(options))
 
 
 def build_dataset(registry: Registry, config: RunConfig) -> Dataset:
     """The run's dataset (not loaded yet), split with ``config.split_seed``."""
     cls = registry.get("dataset", config.dataset)
-    return cls(data_dir=config.data_dir, seed=config.split_seed, **config.dataset_options)
+    resolved = dataset_options(cls, config.dataset_options)
+    dataset = cls(data_dir=config.data_dir, seed=config.split_seed, **config.dataset_options)
+    # What the run file records: every option with its value, so eval rebuilds the same data.
+    dataset.options = {**resolved, **dataset.options}
+    return dataset
 
 
-def build_flow(registry: Registry, config: RunConfig, features: int) -> Flow:
-    """The run's model, freshly initialised, from its pipeline."""
+def build_flow(registry: Registry, config: RunConfig, features: int | Sequence[int]) -> Flow:
+    """The run's model, freshly initialised, from its pipeline: for ``features`` flat values,
+    or for the data's event shape (``Pipeline.build_for``; image pipelines need the shape)."""
     pipeline = registry.get("pipeline", config.pipeline)()
-    return pipeline.build(registry, features, config.pipeline_options)
+    if isinstance(features, Sequence):
+        return pipeline.build_for(registry, tuple(features), config.pipeline_options)
+    return pipeline.build(registry, int(features), config.pipeline_options)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

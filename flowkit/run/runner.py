@@ -22,7 +22,6 @@ import torch
 from flowkit.datasets import Dataset
 from flowkit.errors import ConfigurationError, DataError, FlowkitWarning
 from flowkit.io.runfile import RunRecord, read_run_record, read_train_state, write_run_file
-from flowkit.plugins import PluginWarning
 from flowkit.run.artifacts import collect_environment, draw_samples, scaling_spectrum
 from flowkit.run.config import (
     RunConfig,
@@ -32,6 +31,7 @@ from flowkit.run.config import (
     check_components,
 )
 from flowkit.run.signals import sigterm_as_interrupt, stop_signals_request_stop
+from flowkit.run.tracking import notify_finished, open_trackers
 from flowkit.train.device import resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
 from flowkit.train.progress import progress_callbacks
@@ -104,7 +104,7 @@ def start_run(
     splits = dataset.load()
     config.dataset_options = absolute_paths(dataset.options)
     torch.manual_seed(config.seed)  # the model's initial weights
-    flow = build_flow(registry, config, dataset.features)
+    flow = build_flow(registry, config, dataset.event_shape)
     created = _now()
     return _execute(
         registry,
@@ -164,7 +164,7 @@ def resume_run(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FlowkitWarning)  # "fewer than 3 layers": said at the start
-        flow = build_flow(registry, config, dataset.features)
+        flow = build_flow(registry, config, dataset.event_shape)
     return _execute(
         registry,
         config,
@@ -247,6 +247,7 @@ def _execute(
 
     checkpointer = _Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
+    open_trackers(all_callbacks, path, config, info, state.epoch if state else 0, main)
     try:
         with stop_signals_request_stop(topology):
             result = fit(
@@ -308,7 +309,7 @@ def _execute(
             f"model of epoch {results['best_epoch']})"
         )
     if main:
-        _notify_finished(registry, path, status, results)
+        notify_finished(registry, all_callbacks, path, status, results)
     return RunOutcome(path, status, results, result)
 
 
@@ -347,20 +348,6 @@ def _results(result: TrainResult, parameters: int, device) -> dict[str, Any]:
         "optimizer": result.optimizer,
         "device": str(device),
     }
-
-
-def _notify_finished(registry, path: Path, status: str, results: dict[str, Any]) -> None:
-    pm = getattr(registry, "plugin_manager", None)
-    if pm is None:
-        return
-    try:
-        pm.hook.flowkit_run_finished(run_file=str(path), status=status, results=dict(results))
-    except Exception as err:  # a tracker plugin must not change the run's outcome
-        warnings.warn(
-            f"a plugin failed in flowkit_run_finished: {type(err).__name__}: {err}",
-            PluginWarning,
-            stacklevel=2,
-        )
 
 
 def _describe(dataset: Dataset) -> str:

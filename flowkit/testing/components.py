@@ -7,6 +7,7 @@ checked as soon as its plugin registers it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -46,10 +47,15 @@ class ComponentCheck:
             raise ContractError(f"{self.id}: {err}") from None
 
 
-def _pipeline_transform_factory(registry: Registry, component: type, options: dict) -> Callable:
+def _pipeline_transform_factory(
+    registry: Registry, component: type, options: dict, event_shape: tuple[int, ...] | None
+) -> Callable:
     def make():
         pipeline = component()
-        return pipeline.build(registry, CHECK_FEATURES, pipeline.resolve(**options)).transform
+        config = pipeline.resolve(**options)
+        if event_shape is not None:  # an image pipeline, built on the data's (C, H, W)
+            return pipeline.build_for(registry, event_shape, config).transform
+        return pipeline.build(registry, CHECK_FEATURES, config).transform
 
     return make
 
@@ -64,16 +70,31 @@ def checks_for(
     ``contract_skip_reason``; it then gets a single check, ``skipped``, that raises
     :class:`unittest.SkipTest` (pytest reports it as skipped) and its own tests call the kit
     (e.g. :func:`flowkit.testing.check_dataset`) on the setup it needs.
+
+    Transforms and pipelines that are not maps of flat real vectors say so: an example with an
+    ``event_shape`` key builds the transform as ``cls(event_shape, **rest)`` (a pipeline through
+    ``build_for``) and checks it at that shape; a class attribute ``contract_domain = "unit"``
+    draws the forward inputs from ``(0, 1)`` (see :mod:`flowkit.testing.transform_checks`).
     """
     if getattr(component, "contract_examples", [{}]) is None:
         reason = getattr(component, "contract_skip_reason", None) or "opted out of the kit"
         yield ComponentCheck(kind, component.name, {}, "skipped", lambda: _skip(reason))
         return
-    for options in getattr(component, "contract_examples", None) or [{}]:
-        options = dict(options)
-        if kind in TRANSFORM_KINDS:
+    domain = getattr(component, "contract_domain", "real")
+    for example in getattr(component, "contract_examples", None) or [{}]:
+        example = dict(example)
+        options = {k: v for k, v in example.items() if k != "event_shape"}
+        shape = tuple(example["event_shape"]) if "event_shape" in example else None
+        if kind in TRANSFORM_KINDS and shape is not None:
+            make = lambda component=component, options=options, shape=shape: component(  # noqa: E731
+                shape, **options
+            )
+            pairs = iter_transform_checks(
+                make, math.prod(shape), event_shape=shape, domain=domain
+            )
+        elif kind in TRANSFORM_KINDS:
             make = lambda component=component, options=options: component(features, **options)  # noqa: E731
-            pairs = iter_transform_checks(make, features)
+            pairs = iter_transform_checks(make, features, domain=domain)
         elif kind == "prior":
             make = lambda component=component, options=options: component(features, **options)  # noqa: E731
             pairs = iter_prior_checks(make, features)
@@ -86,12 +107,14 @@ def checks_for(
             if registry is None:
                 raise ValueError("checking a pipeline needs the registry it builds from")
             pairs = iter_transform_checks(
-                _pipeline_transform_factory(registry, component, options), features
+                _pipeline_transform_factory(registry, component, options, shape),
+                math.prod(shape) if shape is not None else features,
+                domain=domain,
             )
         else:
             continue
         for check_name, run in pairs:
-            yield ComponentCheck(kind, component.name, options, check_name, run)
+            yield ComponentCheck(kind, component.name, example, check_name, run)
 
 
 def component_checks(

@@ -77,6 +77,17 @@ def _resolve(plugin: ModuleType | object | str) -> tuple[Registry, str]:
     if isinstance(plugin, str):
         if pm.has_plugin(plugin):  # an entry-point name (or a FLOWKIT_PLUGINS module name)
             return Registry.from_plugin_manager(pm), plugin
+        failure = next(
+            (f for f in pm.load_failures.values() if plugin in (f.name, f.target)), None
+        )
+        if failure is not None:
+            source = (
+                f" from {failure.distribution} {failure.version}" if failure.distribution else ""
+            )
+            raise LookupError(
+                f"flowkit plugin {failure.name!r}{source} is installed but failed to load "
+                f"({failure.target}): {failure.error}"
+            )
         try:
             plugin = importlib.import_module(plugin)
         except ImportError as err:

@@ -5,16 +5,27 @@ Each check takes ``make``, a zero-argument callable returning a *fresh* transfor
 Checks run in float64 on a small dimension, after the transform has been initialised from data
 (when it needs that) and its parameters perturbed, so that a zero-initialised layer (which starts
 as the identity) is still tested as a general map.
+
+Every check also takes two keywords for transforms that are not maps of flat real vectors:
+
+- ``event_shape``: the transform takes ``[batch, *event_shape]`` inputs (an image transform at
+  ``(C, H, W)``), with ``features = prod(event_shape)``. Its outputs may have another shape with
+  as many values (a squeeze); the log-det is checked against the Jacobian of the flattened map.
+- ``domain``: ``"real"`` (default) or ``"unit"``, for a transform defined on ``(0, 1)`` only (a
+  logit); its forward inputs are then drawn from ``(0, 1)``.
+
+With either, the inverse direction is checked on real inputs shaped like the forward outputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 
 Factory = Callable[[], nn.Module]
+Shape = Sequence[int] | None
 
 
 class ContractError(AssertionError):
@@ -31,6 +42,18 @@ def _example_data(features: int, rows: int, dtype: torch.dtype, seed: int) -> Te
     return data.to(dtype)
 
 
+DOMAINS = ("real", "unit")
+
+
+def _shaped(data: Tensor, event_shape: Shape, domain: str) -> Tensor:
+    """Flat example rows mapped into ``domain`` and reshaped to ``[rows, *event_shape]``."""
+    if domain == "unit":
+        data = torch.sigmoid(data)
+    elif domain != "real":
+        raise ValueError(f"unknown domain {domain!r}; choose from {', '.join(DOMAINS)}")
+    return data if event_shape is None else data.reshape(len(data), *event_shape)
+
+
 @torch.no_grad()
 def prepare(
     make: Factory,
@@ -38,12 +61,16 @@ def prepare(
     dtype: torch.dtype = torch.float64,
     seed: int = 0,
     perturb: float = 0.1,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
 ) -> nn.Module:
     """A fresh transform in ``dtype``, initialised from example data and perturbed."""
     torch.manual_seed(seed)
     transform = make().to(dtype)
     if getattr(transform, "needs_initialization", False):
-        transform.initialize(_example_data(features, 256, dtype, seed + 1))
+        data = _example_data(features, 256, dtype, seed + 1)
+        transform.initialize(_shaped(data, event_shape, domain))
     gen = torch.Generator().manual_seed(seed + 2)
     for parameter in transform.parameters():
         noise = torch.randn(parameter.shape, generator=gen, dtype=torch.float64)
@@ -51,8 +78,25 @@ def prepare(
     return transform.eval()
 
 
-def _inputs(features: int, batch: int, dtype: torch.dtype, seed: int) -> Tensor:
-    return _example_data(features, batch, dtype, seed + 10)
+def _inputs(
+    features: int,
+    batch: int,
+    dtype: torch.dtype,
+    seed: int,
+    event_shape: Shape = None,
+    domain: str = "real",
+) -> Tensor:
+    return _shaped(_example_data(features, batch, dtype, seed + 10), event_shape, domain)
+
+
+def _inverse_inputs(t: nn.Module, x: Tensor, seed: int, event_shape: Shape, domain: str) -> Tensor:
+    """Inputs of the inverse direction: ``x`` itself for a flat map of real vectors (as the kit
+    always did), else real values shaped like the forward outputs."""
+    if event_shape is None and domain == "real":
+        return x
+    with torch.no_grad():
+        y = t(x)[0]
+    return _example_data(y[0].numel(), len(y), x.dtype, seed + 20).reshape(y.shape)
 
 
 def _close(a: Tensor, b: Tensor, atol: float, what: str) -> None:
@@ -63,18 +107,37 @@ def _close(a: Tensor, b: Tensor, atol: float, what: str) -> None:
         raise ContractError(f"{what}: max abs difference {error:.3g} > {atol:.1g}")
 
 
-def check_shapes(make: Factory, features: int, batch: int = 5) -> None:
-    """forward and inverse return ``[batch, features]`` outputs and a ``[batch]`` logabsdet."""
-    t = prepare(make, features)
-    x = _inputs(features, batch, torch.float64, 0)
+def check_shapes(
+    make: Factory,
+    features: int,
+    batch: int = 5,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
+) -> None:
+    """forward and inverse return ``[batch, features]`` outputs and a ``[batch]`` logabsdet
+    (with ``event_shape``: forward keeps the number of values, inverse gives back the shape)."""
+    t = prepare(make, features, event_shape=event_shape, domain=domain)
+    x = _inputs(features, batch, torch.float64, 0, event_shape, domain)
+    flat = event_shape is None and domain == "real"
     for direction in ("forward", "inverse"):
-        out = getattr(t, direction)(x)
+        inputs = x if direction == "forward" else _inverse_inputs(t, x, 0, event_shape, domain)
+        out = getattr(t, direction)(inputs)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ContractError(f"{direction} must return (outputs, logabsdet), got {type(out)}")
         y, logabsdet = out
-        if y.shape != x.shape:
+        if flat and y.shape != x.shape:
             raise ContractError(
                 f"{direction} outputs have shape {list(y.shape)}, want {list(x.shape)}"
+            )
+        if not flat and direction == "inverse" and y.shape != x.shape:
+            raise ContractError(
+                f"inverse outputs have shape {list(y.shape)}, want {list(x.shape)}"
+            )
+        if not flat and (len(y) != batch or y[0].numel() != x[0].numel()):
+            raise ContractError(
+                f"{direction} outputs have shape {list(y.shape)}: not {batch} examples of "
+                f"{x[0].numel()} values"
             )
         if logabsdet.shape != (batch,):
             raise ContractError(
@@ -84,30 +147,53 @@ def check_shapes(make: Factory, features: int, batch: int = 5) -> None:
             raise ContractError(f"{direction} returned non-finite values on ordinary inputs")
 
 
-def check_invertibility(make: Factory, features: int, batch: int = 5, atol: float = 1e-8) -> None:
+def check_invertibility(
+    make: Factory,
+    features: int,
+    batch: int = 5,
+    atol: float = 1e-8,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
+) -> None:
     """``inverse(forward(x)) == x`` and ``forward(inverse(z)) == z``; log-dets are negatives."""
-    t = prepare(make, features)
-    x = _inputs(features, batch, torch.float64, 1)
+    t = prepare(make, features, event_shape=event_shape, domain=domain)
+    x = _inputs(features, batch, torch.float64, 1, event_shape, domain)
     y, ld_forward = t(x)
     x_back, ld_inverse = t.inverse(y)
     _close(x_back, x, atol, "inverse(forward(x)) vs x")
     _close(ld_inverse, -ld_forward, atol, "logabsdet of inverse vs minus logabsdet of forward")
-    z = _inputs(features, batch, torch.float64, 2)
+    if event_shape is None and domain == "real":
+        z = _inputs(features, batch, torch.float64, 2)
+    else:
+        z = _inverse_inputs(t, x, 2, event_shape, domain)
     z_back, _ = t(t.inverse(z)[0])
     _close(z_back, z, atol, "forward(inverse(z)) vs z")
 
 
 def _jacobian_logabsdet(function: Callable[[Tensor], Tensor], point: Tensor) -> float:
     jacobian = torch.autograd.functional.jacobian(lambda v: function(v[None])[0], point)
-    return torch.linalg.slogdet(jacobian)[1].item()
+    size = point.numel()  # image-shaped maps: the Jacobian of the flattened map
+    return torch.linalg.slogdet(jacobian.reshape(size, size))[1].item()
 
 
-def check_logabsdet(make: Factory, features: int, batch: int = 3, atol: float = 1e-6) -> None:
+def check_logabsdet(
+    make: Factory,
+    features: int,
+    batch: int = 3,
+    atol: float = 1e-6,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
+) -> None:
     """The returned logabsdet equals log|det| of the autograd Jacobian, in both directions."""
-    t = prepare(make, features)
-    x = _inputs(features, batch, torch.float64, 3)
+    t = prepare(make, features, event_shape=event_shape, domain=domain)
+    x_forward = _inputs(features, batch, torch.float64, 3, event_shape, domain)
     for direction in ("forward", "inverse"):
         function = getattr(t, direction)
+        x = x_forward
+        if direction == "inverse":
+            x = _inverse_inputs(t, x_forward, 3, event_shape, domain)
         _, logabsdet = function(x)
         for i in range(batch):
             exact = _jacobian_logabsdet(lambda v, f=function: f(v)[0], x[i])
@@ -119,13 +205,22 @@ def check_logabsdet(make: Factory, features: int, batch: int = 3, atol: float = 
 
 
 def check_batch_independence(
-    make: Factory, features: int, batch: int = 4, atol: float = 1e-10
+    make: Factory,
+    features: int,
+    batch: int = 4,
+    atol: float = 1e-10,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
 ) -> None:
     """Each example's outputs do not depend on the other examples in the batch."""
-    t = prepare(make, features)
-    x = _inputs(features, batch, torch.float64, 4)
+    t = prepare(make, features, event_shape=event_shape, domain=domain)
+    x_forward = _inputs(features, batch, torch.float64, 4, event_shape, domain)
     for direction in ("forward", "inverse"):
         function = getattr(t, direction)
+        x = x_forward
+        if direction == "inverse":
+            x = _inverse_inputs(t, x_forward, 4, event_shape, domain)
         y, logabsdet = function(x)
         for i in range(batch):
             y_i, ld_i = function(x[i : i + 1])
@@ -140,14 +235,22 @@ def _devices() -> list[torch.device]:
     return devices
 
 
-def check_device_dtype(make: Factory, features: int, batch: int = 5) -> None:
+def check_device_dtype(
+    make: Factory,
+    features: int,
+    batch: int = 5,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
+) -> None:
     """Outputs follow the module's dtype (float32, float64) and device; float32 round-trips."""
-    reference = prepare(make, features, torch.float64)
-    x64 = _inputs(features, batch, torch.float64, 5)
+    options = dict(event_shape=event_shape, domain=domain)
+    reference = prepare(make, features, torch.float64, **options)
+    x64 = _inputs(features, batch, torch.float64, 5, event_shape, domain)
     y64, ld64 = reference(x64)
     for device in _devices():
         for dtype, tol in ((torch.float32, 1e-3), (torch.float64, 1e-9)):
-            t = prepare(make, features, torch.float64).to(device=device, dtype=dtype)
+            t = prepare(make, features, torch.float64, **options).to(device=device, dtype=dtype)
             x = x64.to(device=device, dtype=dtype)
             y, logabsdet = t(x)
             for tensor, what in ((y, "outputs"), (logabsdet, "logabsdet")):
@@ -173,29 +276,46 @@ def check_device_dtype(make: Factory, features: int, batch: int = 5) -> None:
             )
 
 
-def check_state_dict_roundtrip(make: Factory, features: int, batch: int = 5) -> None:
+def check_state_dict_roundtrip(
+    make: Factory,
+    features: int,
+    batch: int = 5,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
+) -> None:
     """A fresh instance loading the state_dict reproduces outputs, without re-initialising."""
-    trained = prepare(make, features, seed=0)
+    trained = prepare(make, features, seed=0, event_shape=event_shape, domain=domain)
     torch.manual_seed(12345)  # a fresh instance with different random buffers/initialisation
     fresh = make().to(torch.float64)
     fresh.load_state_dict(trained.state_dict())
     fresh.eval()
     if getattr(fresh, "needs_initialization", False):
         raise ContractError("after load_state_dict the transform still asks for initialisation")
-    x = _inputs(features, batch, torch.float64, 6)
+    x_forward = _inputs(features, batch, torch.float64, 6, event_shape, domain)
     for direction in ("forward", "inverse"):
+        x = x_forward
+        if direction == "inverse":
+            x = _inverse_inputs(trained, x_forward, 6, event_shape, domain)
         y_a, ld_a = getattr(trained, direction)(x)
         y_b, ld_b = getattr(fresh, direction)(x)
         _close(y_b, y_a, 1e-12, f"{direction} outputs after a state_dict round trip")
         _close(ld_b, ld_a, 1e-12, f"{direction} logabsdet after a state_dict round trip")
 
 
-def check_gradients(make: Factory, features: int, batch: int = 8) -> None:
+def check_gradients(
+    make: Factory,
+    features: int,
+    batch: int = 8,
+    *,
+    event_shape: Shape = None,
+    domain: str = "real",
+) -> None:
     """A loss of the outputs and logabsdet gives a finite, non-zero gradient to every parameter."""
-    t = prepare(make, features).train()
-    x = _inputs(features, batch, torch.float64, 7)
+    t = prepare(make, features, event_shape=event_shape, domain=domain).train()
+    x = _inputs(features, batch, torch.float64, 7, event_shape, domain)
     y, logabsdet = t(x)
-    weights = _inputs(features, batch, torch.float64, 8)
+    weights = _inputs(features, batch, torch.float64, 8).reshape(y.shape)
     loss = (y * weights).sum() + logabsdet.sum()
     if not loss.requires_grad:  # a transform without parameters (a fixed permutation)
         return
@@ -223,16 +343,24 @@ TRANSFORM_CHECKS: dict[str, Callable[..., None]] = {
 
 
 def iter_transform_checks(
-    make: Factory, features: int = 6
+    make: Factory, features: int = 6, *, event_shape: Shape = None, domain: str = "real"
 ) -> Iterator[tuple[str, Callable[[], None]]]:
     """``(check name, zero-argument check)`` pairs, for parametrised tests."""
+    options = dict(event_shape=event_shape, domain=domain)
     for name, check in TRANSFORM_CHECKS.items():
-        yield name, (lambda check=check: check(make, features))
+        yield name, (lambda check=check: check(make, features, **options))
 
 
-def check_transform(make: Factory, features: int = 6) -> None:
-    """Run every transform check; raises :class:`ContractError` on the first failure."""
-    for name, check in iter_transform_checks(make, features):
+def check_transform(
+    make: Factory, features: int = 6, *, event_shape: Shape = None, domain: str = "real"
+) -> None:
+    """Run every transform check; raises :class:`ContractError` on the first failure.
+
+    An image transform: ``check_transform(lambda: MyLayer((2, 4, 4)), 32, event_shape=(2, 4, 4))``.
+    """
+    for name, check in iter_transform_checks(
+        make, features, event_shape=event_shape, domain=domain
+    ):
         try:
             check()
         except ContractError as err:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.linalg
 import torch
 from torch import Tensor, nn
 
@@ -111,6 +110,8 @@ class LULinear(Transform):
     def __init__(self, features: int, *, seed: int | None = None, bias: bool = True) -> None:
         super().__init__(features)
         d = self.features
+        import scipy.linalg  # half a second to import: only when an LU layer is built
+
         p, lower, upper = scipy.linalg.lu(_random_orthogonal(d, _resolve_seed(seed)))
         diagonal = np.diag(upper)
         # W = P L U, so (x W^T)_i = (x U^T L^T)_{perm[i]}, perm[i] = the column of row i's 1 in P.

