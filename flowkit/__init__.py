@@ -21,7 +21,7 @@ from flowkit.metrics import bits_per_dim, nats_from_bits_per_dim
 from flowkit.nn import MLP
 from flowkit.pipelines import Pipeline
 from flowkit.plugins import PluginWarning, get_plugin_manager
-from flowkit.priors import Prior
+from flowkit.priors import Prior, check_count, check_temperature
 from flowkit.registry import Registry, load_registry
 from flowkit.trackers import TrackedRun, Tracker
 from flowkit.transforms import CompositeTransform, InverseTransform, Transform
@@ -55,6 +55,8 @@ __all__ = [
     "UnknownComponentError",
     "__version__",
     "bits_per_dim",
+    "check_count",
+    "check_temperature",
     "dequantize",
     "get_plugin_manager",
     "hookimpl",

@@ -17,6 +17,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 
 def _load(name: str) -> ModuleType:
@@ -43,8 +44,13 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-distributions_base = _load("nflows.distributions.base")
-transforms_base = _load("nflows.transforms.base")
-flows_base = _load("nflows.flows.base")
+if TYPE_CHECKING:  # the type checker reads the modules by their usual import path
+    from nflows.distributions import base as distributions_base
+    from nflows.flows import base as flows_base
+    from nflows.transforms import base as transforms_base
+else:
+    distributions_base = _load("nflows.distributions.base")
+    transforms_base = _load("nflows.transforms.base")
+    flows_base = _load("nflows.flows.base")
 
 __all__ = ["distributions_base", "flows_base", "transforms_base"]

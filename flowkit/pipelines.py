@@ -7,10 +7,11 @@ overridden by command-line options) and calls :meth:`Pipeline.build`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowkit.errors import ConfigurationError
+from flowkit.options import check_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.flows import Flow
@@ -27,6 +28,10 @@ class Pipeline:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    #: Component kinds whose constructor options the pipeline takes as ``<kind>_options`` (a
+    #: dict in :attr:`defaults`), each with the arguments the pipeline passes itself (and the
+    #: flag that sets each, or ""); :meth:`check_component_options` checks the rest.
+    component_arguments: ClassVar[dict[str, dict[str, str]]] = {}
 
     def resolve(self, **options: Any) -> dict[str, Any]:
         """Defaults updated with ``options``; unknown option names are an error."""
@@ -40,6 +45,28 @@ class Pipeline:
 
     def build(self, registry: Registry, features: int, config: dict[str, Any]) -> Flow:
         raise NotImplementedError
+
+    def check_component_options(self, registry: Registry, config: Mapping[str, Any]) -> None:
+        """Check every ``<kind>_options`` of ``config`` against the constructor of the class
+        chosen as ``config[kind]``: an unknown option is one :class:`ConfigurationError` that
+        lists the known ones (``flowkit run`` calls this before loading any data)."""
+        for kind, passed in self.component_arguments.items():
+            options = config.get(f"{kind}_options") or {}
+            if not isinstance(options, Mapping):
+                raise ConfigurationError(
+                    f"{kind}_options must map option names to values, got {options!r}"
+                )
+            choice = config.get(kind)
+            if not options:
+                continue
+            if choice in (None, "none"):
+                raise ConfigurationError(f"{kind} options {dict(options)} given, but no {kind}")
+            check_options(
+                registry.get(kind, choice),
+                options,
+                what=f"{kind} {choice!r}",
+                reserved={"features": "", **passed},
+            )
 
     def build_for(
         self, registry: Registry, event_shape: Sequence[int], config: dict[str, Any]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -31,6 +33,19 @@ RUN_OPTIONS = [
 def registry():
     """The registry of every installed plugin (flowkit's built-ins included)."""
     return load_registry()
+
+
+@pytest.fixture
+def install_dists(tmp_path, monkeypatch):
+    """``install_dists("fk_clash", ...)`` installs test plugins of tests/plugin_dists/ as real
+    distributions (entry points included) for this test only."""
+    from tests.plugin_dists import install
+
+    modules: list[str] = []
+    yield lambda *names: modules.extend(install(names, tmp_path / "dists", monkeypatch))
+    for name in list(sys.modules):
+        if name.split(".")[0] in modules:
+            del sys.modules[name]
 
 
 @pytest.fixture(autouse=True)

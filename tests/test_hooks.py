@@ -313,3 +313,20 @@ def test_hook_flowkit_run_finished(plugin_module, tmp_path):
     assert run_file == str(out) and out.exists() and status == "completed"
     test_metrics = {k: v for k, v in results.items() if k.startswith("test_")}
     assert test_metrics and all(np.isfinite(v) for v in test_metrics.values())
+
+
+def test_hook_flowkit_register_trackers(plugin_module):
+    from flowkit import Tracker
+    from flowkit.run.tracking import TrackingCallback, tracker_callbacks
+
+    class NoteTracker(Tracker):
+        name = "hk_note"
+
+    name = plugin_module("hk_trackers_plugin", flowkit_register_trackers=lambda: [NoteTracker])
+    registry = load_registry(plugins=[name])
+    assert registry.get("tracker", "hk_note") is NoteTracker
+    (callback,) = tracker_callbacks(registry, ["hk_note=somewhere"])
+    assert isinstance(callback, TrackingCallback)
+    (tracker,) = callback.pending
+    assert isinstance(tracker, NoteTracker) and tracker.destination == "somewhere"
+    # flowkit run --track NAME runs it end to end: tests/test_trackers.py

@@ -59,7 +59,7 @@ def test_builtins_are_registered_through_entry_points(registry):
 
 
 def test_plugins_json_lists_every_builtin():
-    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    result = CliRunner().invoke(cli, ["plugins", "--components", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert {(r["kind"], r["name"]) for r in rows} >= BUILTIN_NAMES
@@ -67,11 +67,19 @@ def test_plugins_json_lists_every_builtin():
 
 
 def test_plugins_table_has_headers_and_rows():
-    result = CliRunner().invoke(cli, ["plugins"])
+    result = CliRunner().invoke(cli, ["plugins", "--components"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["kind", "name", "plugin", "version"]
     assert any(line.split()[:2] == ["coupling", "affine"] for line in lines)
+    plugins = CliRunner().invoke(cli, ["plugins"])
+    assert plugins.exit_code == 0
+    lines = plugins.stdout.splitlines()
+    assert lines[0].split() == ["plugin", "distribution", "version", "contributes"]
+    assert any(
+        line.startswith("flowkit.couplings ") and "coupling: additive, affine" in line
+        for line in lines
+    )
 
 
 def test_third_party_entry_point_is_discovered(installed_plugin):
@@ -115,20 +123,21 @@ def test_plugin_whose_hook_raises_is_a_warning():
 
 
 def test_name_clash_names_both_plugins():
+    with pytest.warns(PluginWarning, match="both register the coupling 'additive'"):
+        registry = load_registry(plugins=[clashing_plugin])
     with pytest.raises(PluginConflictError) as info:
-        load_registry(plugins=[clashing_plugin])
+        registry.get("coupling", "additive")
     message = str(info.value)
-    assert "'couplings'" in message and "tests.plugins.clashing_plugin" in message
-    assert "-p no:" in message
+    assert "'flowkit.couplings'" in message and "tests.plugins.clashing_plugin" in message
+    assert "-p no:tests.plugins.clashing_plugin" in message and "-p no:flowkit" not in message
+    assert registry.get("coupling", "affine")  # everything else works
 
 
 def test_name_clash_in_the_cli_is_one_line_and_blockable():
     result = CliRunner().invoke(cli, ["-p", "tests.plugins.clashing_plugin", "plugins"])
-    assert result.exit_code == 2
-    assert (
-        result.stderr.strip().count("\n") == 0
-        and "both register the coupling 'additive'" in result.stderr
-    )
+    assert result.exit_code == 0
+    assert "both register the coupling 'additive'" in result.stderr
+    assert "additive (contested)" in result.stdout
     blocked = CliRunner().invoke(
         cli,
         [
@@ -139,11 +148,11 @@ def test_name_clash_in_the_cli_is_one_line_and_blockable():
             "plugins",
         ],
     )
-    assert blocked.exit_code == 0
+    assert blocked.exit_code == 0 and "contested" not in blocked.stdout + blocked.stderr
 
 
 def test_block_builtin_plugin_by_cli_and_environment(monkeypatch):
-    result = CliRunner().invoke(cli, ["-p", "no:whitenings", "plugins", "--json"])
+    result = CliRunner().invoke(cli, ["-p", "no:whitenings", "plugins", "--components", "--json"])
     assert result.exit_code == 0
     kinds = {row["kind"] for row in json.loads(result.stdout)}
     assert "whitening" not in kinds and "coupling" in kinds
@@ -170,7 +179,10 @@ def test_console_script_runs():
         [sys.executable, "-m", "flowkit", "plugins", "--json"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert {"kind", "name", "plugin", "version"} <= set(json.loads(result.stdout)[0])
+    rows = json.loads(result.stdout)
+    assert {"name", "distribution", "version", "components", "commands", "listeners"} <= set(
+        rows[0]
+    )
 
 
 def test_misspelled_hook_skips_that_plugin_with_a_warning():

@@ -52,7 +52,7 @@ def test_fixtures_come_from_the_entry_point(
     flowkit_registry, flowkit_plugin_manager, flowkit_check
 ):
     assert ("coupling", "additive") in flowkit_registry
-    assert flowkit_plugin_manager.has_plugin("couplings")
+    assert flowkit_plugin_manager.has_plugin("flowkit.couplings")
     assert flowkit_registry.plugin_manager is flowkit_plugin_manager
     flowkit_check("coupling", flowkit_registry.get("coupling", "additive"))  # passes: no raise
 
@@ -116,7 +116,7 @@ def test_without_the_plugin_the_fixtures_are_missing(pytester):
 
 
 def test_installed_plugin_by_entry_point_name_or_module():
-    by_name = {(c.kind, c.name) for c in plugin_checks("couplings")}
+    by_name = {(c.kind, c.name) for c in plugin_checks("flowkit.couplings")}
     assert by_name == {
         ("coupling", "additive"),
         ("coupling", "multiplicative"),

@@ -28,16 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from flowkit.bench.options import AMP_DTYPES, DEFAULT_COUPLINGS, DEFAULT_MODEL, BenchOptions
 from flowkit.bench.throughput import matmul_bound, median, seconds_per_call, synchronize
 from flowkit.datasets import dequantize
-from flowkit.errors import ConfigurationError
 from flowkit.metrics import bits_per_dim
 from flowkit.run.config import (
-    RunConfig,
     build_dataset,
     build_flow,
     check_components,
-    resolve_pipeline_options,
 )
 from flowkit.train.device import resolve_device
 from flowkit.train.evaluation import (
@@ -48,80 +46,7 @@ from flowkit.train.evaluation import (
 )
 from flowkit.train.trainer import TrainOptions, fit, make_optimizer
 
-#: The laws compared by default: NICE's three (section 3.2).
-DEFAULT_COUPLINGS = ("additive", "multiplicative", "affine")
-#: A small NICE that trains in seconds on digits (the paper's MNIST model is 4 x (5 x 1000)).
-DEFAULT_MODEL = {"layers": 4, "hidden": 256, "depth": 3}
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
 Echo = Callable[[str], None]
-
-
-@dataclass
-class BenchOptions:
-    """What ``flowkit bench`` compares and how. ``pipeline_options`` apply to every law."""
-
-    couplings: tuple[str, ...] = DEFAULT_COUPLINGS
-    pipeline: str = "nice"
-    pipeline_options: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MODEL))
-    dataset: str = "digits"
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    data_dir: str | None = None
-    split_seed: int = 0
-    repeats: int = 3
-    seed: int = 0
-    epochs: int = 50
-    max_seconds: float | None = None
-    patience: int = 0
-    batch_size: int = 256
-    lr: float = 1e-3
-    device: str = "auto"
-    eval_batch_size: int = 1000
-    speed_rounds: int = 3
-    speed_seconds: float = 0.25
-    compile: bool = False
-    amp: str | None = None
-
-    def validate(self) -> BenchOptions:
-        if not self.couplings:
-            raise ConfigurationError("give at least one coupling law to compare")
-        if len(set(self.couplings)) != len(self.couplings):
-            raise ConfigurationError(f"a coupling law is listed twice: {','.join(self.couplings)}")
-        if "coupling" in self.pipeline_options:
-            raise ConfigurationError("the coupling law is what bench varies; use --couplings")
-        if self.repeats < 1 or self.speed_rounds < 1:
-            raise ConfigurationError("repeats and speed rounds must be >= 1")
-        if self.amp not in (None, *AMP_DTYPES):
-            raise ConfigurationError(f"--amp takes {', '.join(AMP_DTYPES)}, got {self.amp!r}")
-        for law in self.couplings:
-            self.run_config(law, 0).validate()
-        return self
-
-    def run_config(self, law: str, repeat: int, registry=None) -> RunConfig:
-        """The configuration ``flowkit run`` would get for this law and repeat (its pipeline
-        options resolved, every default filled in, when a ``registry`` is given)."""
-        train = TrainOptions(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            patience=self.patience,
-            seed=self.seed + repeat,
-            device=self.device,
-            max_seconds=self.max_seconds,
-            eval_batch_size=self.eval_batch_size,
-        )
-        pipeline_options = {**self.pipeline_options, "coupling": law}
-        if registry is not None:
-            pipeline_options = resolve_pipeline_options(registry, self.pipeline, pipeline_options)
-        return RunConfig(
-            pipeline=self.pipeline,
-            pipeline_options=pipeline_options,
-            dataset=self.dataset,
-            dataset_options=dict(self.dataset_options),
-            data_dir=self.data_dir,
-            split_seed=self.split_seed,
-            train=train,
-        )
 
 
 @dataclass
@@ -409,6 +334,7 @@ def _info_dict(info) -> dict[str, Any]:
 
 
 __all__ = [
+    "AMP_DTYPES",
     "DEFAULT_COUPLINGS",
     "DEFAULT_MODEL",
     "BenchOptions",

@@ -10,6 +10,7 @@ import click
 from click.core import ParameterSource
 
 from flowkit.cli import get_registry
+from flowkit.cli.component_options import apply_component_options, option_flags
 from flowkit.errors import ConfigurationError, FlowkitWarning
 from flowkit.run import config_file
 from flowkit.run.config import (
@@ -18,11 +19,12 @@ from flowkit.run.config import (
     resolve_dataset,
     resolve_pipeline_options,
 )
+from flowkit.run.extend import check_init_source
 from flowkit.run.runner import check_output, default_run_path, resume_run, start_run
 from flowkit.run.tracking import tracker_callbacks
-from flowkit.train.device import DEVICE_HELP
+from flowkit.train.device import DEVICE_HELP, set_threads
 from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
-from flowkit.train.options import TrainOptions
+from flowkit.train.options import LR_SCHEDULES, TrainOptions
 from flowkit.train.progress import PROGRESS_MODES
 
 #: Command-line options that set pipeline options of the same name.
@@ -44,6 +46,7 @@ RESUME_FLAGS = {
     "patience": "patience",
     "max_time": "max_seconds",
     "device": "device",
+    "threads": "threads",
 }
 #: Options that never change a run's configuration.
 NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline", "nproc", "track"}
@@ -109,6 +112,7 @@ class RunCommand(click.Command):
     help="Any other pipeline option; VALUE is read as JSON when it parses, e.g. "
     '--set zero_init=false --set \'coupling_options={"scale_bound": "exp"}\'.',
 )
+@option_flags
 @click.option(
     "--dataset",
     default="mnist",
@@ -157,7 +161,69 @@ class RunCommand(click.Command):
     type=click.FloatRange(min=0, min_open=True),
     default=_DEFAULTS.lr,
     show_default=True,
-    help="Adam learning rate (betas 0.9, 0.99, eps 1e-4).",
+    help="Adam learning rate (the paper's 1e-3).",
+)
+@click.option(
+    "--betas",
+    type=(float, float),
+    default=_DEFAULTS.betas,
+    show_default=True,
+    metavar="B1 B2",
+    help="Adam's decay rates (the paper's 'beta2 = 0.01' is 0.99 in today's notation).",
+)
+@click.option(
+    "--eps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULTS.eps,
+    show_default=True,
+    help="Adam's epsilon (the paper's 1e-4).",
+)
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(min=0),
+    default=_DEFAULTS.weight_decay,
+    show_default=True,
+    help="Adam's L2 penalty on the weights.",
+)
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(LR_SCHEDULES),
+    default=_DEFAULTS.lr_schedule,
+    show_default=True,
+    help="Learning rate over epochs: none (constant, the paper), cosine (down to --lr-min at "
+    "--epochs), step (times --lr-gamma every --lr-step-epochs).",
+)
+@click.option(
+    "--lr-min",
+    type=click.FloatRange(min=0),
+    default=_DEFAULTS.lr_min,
+    show_default=True,
+    help="cosine: the learning rate at the last epoch.",
+)
+@click.option(
+    "--lr-step-epochs",
+    type=_positive,
+    default=_DEFAULTS.lr_step_epochs,
+    show_default=True,
+    help="step: epochs between two decays.",
+)
+@click.option(
+    "--lr-gamma",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=_DEFAULTS.lr_gamma,
+    show_default=True,
+    help="step: factor of each decay.",
+)
+@click.option(
+    "--clip-grad-norm",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MAX",
+    help="Clip the gradients' total 2-norm to MAX before each step [default: no clipping].",
+)
+@click.option(
+    "--threads",
+    type=_positive,
+    help="CPU threads for torch [default: torch's choice, usually one per core].",
 )
 @click.option(
     "--patience",
@@ -197,7 +263,15 @@ class RunCommand(click.Command):
     "--resume",
     type=click.Path(dir_okay=False),
     metavar="RUN.h5",
-    help="Continue an interrupted run (accepts --epochs, --patience, --max-time, --device).",
+    help="Continue an interrupted run, or extend a completed one with a larger --epochs "
+    "(accepts --epochs, --patience, --max-time, --device, --threads).",
+)
+@click.option(
+    "--init-from",
+    type=click.Path(dir_okay=False),
+    metavar="RUN.h5",
+    help="Start from RUN.h5's selected weights instead of a fresh initialisation (same "
+    "pipeline options; data and training options may differ). See docs/experiments.md.",
 )
 @click.option(
     "--checkpoint-every",
@@ -242,6 +316,7 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     With --nproc N, or started by torchrun, training is data-parallel over the processes
     (docs/distributed.md); rank 0 prints and writes the run file.
     """
+    set_threads(options["threads"])  # before anything reports or uses the thread count
     world_size = launched_world_size()
     if options["nproc"] > 1 and world_size == 1:
         ctx.exit(_launch(ctx, pipeline, options))
@@ -318,6 +393,7 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
     for text in options["assignments"]:
         key, value = parse_assignment(text)
         overrides[key] = value
+    apply_component_options(overrides, options)
     dataset, dataset_options = resolve_dataset(registry, options["dataset"])
     if loaded.values.get("dataset", options["dataset"]) == options["dataset"]:
         dataset_options.update(loaded.dataset_options)  # not for another --dataset
@@ -332,6 +408,15 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
         seed=options["seed"],
         device=options["device"],
         max_seconds=options["max_time"],
+        betas=tuple(options["betas"]),
+        eps=options["eps"],
+        weight_decay=options["weight_decay"],
+        lr_schedule=options["lr_schedule"],
+        lr_min=options["lr_min"],
+        lr_step_epochs=options["lr_step_epochs"],
+        lr_gamma=options["lr_gamma"],
+        clip_grad_norm=options["clip_grad_norm"],
+        threads=options["threads"],
     )
     config = RunConfig(
         pipeline=pipeline,
@@ -342,6 +427,7 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
         split_seed=options["split_seed"],
         train=train,
         num_samples=options["num_samples"],
+        init_from=check_init_source(options["init_from"]) if options["init_from"] else None,
     )
     return config_file.apply_extras(config, loaded)
 
@@ -365,6 +451,6 @@ def _resume_overrides(ctx: click.Context, pipeline: str | None, options: dict) -
             flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
             raise ConfigurationError(
                 f"--resume continues the run with its stored configuration; {flag} cannot be "
-                f"changed (allowed: --epochs, --patience, --max-time, --device)"
+                f"changed (allowed: --epochs, --patience, --max-time, --device, --threads)"
             )
     return overrides

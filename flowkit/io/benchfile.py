@@ -18,7 +18,6 @@ back by :func:`read_bench_file`, which refuses anything else with a :class:`RunF
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +88,7 @@ def write_bench_file(path: str | Path, result, command: list[str] | None = None)
                 "memory_kind": result.memory_kind,
                 "seconds": float(result.seconds),
                 "couplings": [law.law for law in result.laws],
-                "options": dataclasses.asdict(result.options),
+                "options": result.options.to_dict(),
                 "dataset": result.dataset_info,
                 "environment": result.environment,
                 "command": " ".join(command if command is not None else sys.argv),

@@ -157,6 +157,7 @@ def _write_checkpoint(group: h5py.Group, state: TrainState) -> None:
             "bad_epochs": state.bad_epochs,
             "elapsed_seconds": state.elapsed_seconds,
             "initial_valid_ll": state.initial_valid_ll,
+            "scheduler": state.scheduler,  # learning-rate schedule state ({}: none)
         },
     )
     write_tensors(group.create_group("model"), state.model)
@@ -279,10 +280,11 @@ def _read_checkpoint(group: h5py.Group) -> TrainState:
         initial_valid_ll=schema.number(
             attrs.get("initial_valid_ll"), "initial_valid_ll", finite=False
         ),
+        scheduler=dict(attrs.get("scheduler") or {}),  # absent before flowkit 0.2
     )
 
 
-def read_train_state(record: RunRecord) -> TrainState:
+def read_train_state(record: RunRecord, path: str | Path | None = None) -> TrainState:
     """The resumable state of a run (its checkpoint with history and best model filled in)."""
     if record.checkpoint is None:
         raise RunFileError("the run file has no checkpoint to resume from")
@@ -291,7 +293,7 @@ def read_train_state(record: RunRecord) -> TrainState:
     state.history = record.history.copy()
     if len(state.history) != state.epoch:
         raise schema.DamagedRunFile(
-            f"{len(state.history)} epochs of metrics for a checkpoint of epoch {state.epoch}"
+            f"{len(state.history)} epochs of metrics for a checkpoint of epoch {state.epoch}", path
         )
     return state
 

@@ -45,7 +45,9 @@ def check_run_output(path: Path, default_folder: bool = False) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise ConfigurationError(f"cannot create the folder {folder}: {err.strerror}") from None
+            raise ConfigurationError(
+                f"cannot create the folder {folder}: {err.strerror}"
+            ) from None
     check_writable_folder(folder, "run file")
 
 
@@ -56,7 +58,9 @@ def check_option_bounds(options: Mapping[str, Any]) -> None:
         if isinstance(value, bool) or (value is not None and not isinstance(value, int)):
             raise ConfigurationError(f"{key} must be an integer, got {value!r}")
         if isinstance(value, int) and value > limit:
-            raise ConfigurationError(f"{key}={value:,} is more than flowkit builds (at most {limit:,})")
+            raise ConfigurationError(
+                f"{key}={value:,} is more than flowkit builds (at most {limit:,})"
+            )
 
 
 def check_model_size(registry: Registry, config: RunConfig, event_shape: Sequence[int]) -> int:
@@ -80,9 +84,7 @@ def check_model_size(registry: Registry, config: RunConfig, event_shape: Sequenc
     return count
 
 
-def resumable_flow(
-    registry: Registry, record: RunRecord, state: TrainState, path: Path
-) -> Flow:
+def resumable_flow(registry: Registry, record: RunRecord, state: TrainState, path: Path) -> Flow:
     """The model of a resumed run, after checking every tensor of its checkpoint (weights,
     best weights, Adam's moments and steps, generator states) against it."""
     shape = tuple(record.dataset_info.event_shape)

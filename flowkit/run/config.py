@@ -49,6 +49,8 @@ class RunConfig:
     train: TrainOptions = field(default_factory=TrainOptions)
     num_samples: int = 64
     sample_temperatures: tuple[float, ...] = SAMPLE_TEMPERATURES
+    #: Run file whose selected weights the model starts from (``--init-from``); None: fresh.
+    init_from: str | None = None
 
     @property
     def seed(self) -> int:

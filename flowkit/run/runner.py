@@ -8,8 +8,6 @@ touched, so bad input never writes or changes a file.
 from __future__ import annotations
 
 import contextlib
-import math
-import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,13 +21,22 @@ from flowkit.datasets import Dataset
 from flowkit.errors import ConfigurationError, DataError, FlowkitWarning
 from flowkit.io.runfile import RunRecord, read_run_record, read_train_state, write_run_file
 from flowkit.run.artifacts import collect_environment, draw_samples, scaling_spectrum
+from flowkit.run.checks import (
+    check_model_size,
+    check_option_bounds,
+    check_resume_epochs,
+    check_run_output,
+    check_training_data,
+    resumable_flow,
+)
 from flowkit.run.config import (
     RunConfig,
     absolute_paths,
     build_dataset,
-    build_flow,
     check_components,
 )
+from flowkit.run.extend import build_start_flow, check_resumable
+from flowkit.run.finish import Checkpointer, RunWriter, final_status, hold_signals, results_of
 from flowkit.run.signals import sigterm_as_interrupt, stop_signals_request_stop
 from flowkit.run.tracking import notify_finished, open_trackers
 from flowkit.train.device import resolve_device
@@ -37,10 +44,10 @@ from flowkit.train.evaluation import EVALUATION_SEED, evaluate
 from flowkit.train.progress import progress_callbacks
 from flowkit.train.state import TrainState
 from flowkit.train.topology import Topology, default_topology
-from flowkit.train.trainer import Callback, EpochEnd, FitStart, TrainResult, fit
+from flowkit.train.trainer import Callback, TrainResult, fit
 
 #: Training options that ``--resume`` may change (they do not change the model or the data).
-RESUMABLE_OVERRIDES = ("epochs", "patience", "max_seconds", "device", "eval_batch_size")
+RESUMABLE_OVERRIDES = ("epochs", "patience", "max_seconds", "device", "eval_batch_size", "threads")
 #: Exit status of an interrupted run (the shell's convention for SIGINT).
 EXIT_INTERRUPTED = 130
 #: Exit status of a run that stopped on a non-finite loss.
@@ -63,7 +70,9 @@ Echo = Callable[[str], None]
 
 
 def default_run_path(pipeline: str, directory: str | Path = "runs") -> Path:
-    """``runs/<pipeline>-<local time>.h5``, not colliding with an existing file."""
+    """``runs/<pipeline>-<local time>.h5``, not colliding with an existing file (the folder
+    is created: the one folder flowkit creates, see flowkit.io.space)."""
+    check_run_output(Path(directory) / "run.h5", default_folder=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(directory) / f"{pipeline}-{stamp}.h5"
     counter = 2
@@ -80,6 +89,7 @@ def check_output(path: Path, force: bool) -> None:
         raise ConfigurationError(
             f"{path} already exists; use --force to overwrite it or --resume {path} to continue it"
         )
+    check_run_output(path)
 
 
 def start_run(
@@ -98,13 +108,16 @@ def start_run(
     path = Path(out)
     config.validate()
     check_components(registry, config.pipeline, config.pipeline_options)
+    check_option_bounds(config.pipeline_options)
     check_output(path, force)
     resolve_device(config.train.device)
     dataset = build_dataset(registry, config)
     splits = dataset.load()
+    check_training_data(splits, dataset.info().levels)
+    check_model_size(registry, config, dataset.event_shape)
     config.dataset_options = absolute_paths(dataset.options)
     torch.manual_seed(config.seed)  # the model's initial weights
-    flow = build_flow(registry, config, dataset.event_shape)
+    flow = build_start_flow(registry, config, dataset.event_shape)  # --init-from: its weights
     created = _now()
     return _execute(
         registry,
@@ -137,13 +150,11 @@ def resume_run(
     """Continue an interrupted (or killed) run from its last checkpoint, in the same file."""
     path = Path(path)
     record = read_run_record(path)
-    if record.status == "completed":
-        raise ConfigurationError(f"{path} is a completed run; there is nothing to resume")
-    if record.checkpoint is None:
-        raise ConfigurationError(
-            f"{path} cannot be resumed ({record.status}: {record.message}); start a new run"
-        )
-    state = read_train_state(record)
+    check_resumable(path, record, overrides or {})  # a completed run: only to go further
+    state = read_train_state(record, path)
+    check_resume_epochs(state, overrides or {}, path)
+    check_run_output(path)
+    flow = resumable_flow(registry, record, state, path)  # every tensor checked against it
     config = record.config
     for key, value in (overrides or {}).items():
         if key not in RESUMABLE_OVERRIDES:
@@ -162,9 +173,6 @@ def resume_run(
             f"the {config.dataset} data found now differs from the data {path} was trained on "
             "(checksum mismatch); cannot resume on other data"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FlowkitWarning)  # "fewer than 3 layers": said at the start
-        flow = build_flow(registry, config, dataset.event_shape)
     return _execute(
         registry,
         config,
@@ -240,12 +248,8 @@ def _execute(
     def running(state: TrainState, status: str = "running", message: str = "") -> RunRecord:
         return record(status, state.history, state.best_model, state, message=message)
 
-    def write(rec: RunRecord) -> None:
-        if main:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_run_file(path, rec)
-
-    checkpointer = _Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
+    write = RunWriter(path, write_run_file, main, state.epoch if state is not None else None)
+    checkpointer = Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
     open_trackers(all_callbacks, path, config, info, state.epoch if state else 0, main)
     try:
@@ -264,14 +268,12 @@ def _execute(
             with contextlib.suppress(Exception):  # keep the original error in view
                 write(running(checkpointer.latest, "failed", f"{type(err).__name__}: {err}"))
         raise
-    status = {"interrupted": "interrupted", "non-finite": "failed"}.get(
-        result.stop_reason, "completed"
-    )
+    status, message = final_status(result)  # "failed" also when no epoch improved
     if status == "failed":
-        warnings.warn(result.message, FlowkitWarning, stacklevel=2)
+        warnings.warn(message, FlowkitWarning, stacklevel=2)
     else:
-        say(f"stopped: {result.message}")
-    results = _results(result, parameters, device)
+        say(f"stopped: {message}")
+    results = {**results_of(result, parameters, device), "message": message}
     samples, spectrum = {}, None
     try:
         with sigterm_as_interrupt(topology):
@@ -287,67 +289,28 @@ def _execute(
             samples = draw_samples(flow, config, info.event_shape, device)
             spectrum = scaling_spectrum(flow)
     except KeyboardInterrupt:
-        status = "interrupted"
-        results["message"] = result.message + "; interrupted again: test evaluation skipped"
-    checkpoint = None if status == "completed" else result.state
-    write(
-        record(
-            status,
-            result.history,
-            result.best_model,
-            checkpoint,
-            results,
-            samples,
-            spectrum,
-            results["message"],
+        status = "interrupted" if status == "completed" else status
+        results["message"] = message + "; interrupted: test evaluation skipped"
+    # Kept when completed too, so that --resume --epochs N can extend the run.
+    checkpoint = result.state if status in ("interrupted", "completed") else None
+    final = (result.history, result.best_model, checkpoint, results, samples, spectrum)
+    with hold_signals(topology) as held:  # the file is finished whatever arrives now
+        write(record(status, *final, message=results["message"]))
+        if "test_log_likelihood_nats" in results:
+            say(
+                f"test log-likelihood {results['test_log_likelihood_nats']:.2f} nats/example, "
+                f"{results['test_bits_per_dim']:.4f} bits/dim ({results['test_examples']} "
+                f"examples, model of epoch {results['best_epoch']})"
+            )
+        if main:
+            notify_finished(registry, all_callbacks, path, status, results)
+    if held.received:
+        warnings.warn(
+            f"{held.describe()} arrived while finishing: {path} is complete ({status})",
+            FlowkitWarning,
+            stacklevel=2,
         )
-    )
-    if "test_log_likelihood_nats" in results:
-        say(
-            f"test log-likelihood {results['test_log_likelihood_nats']:.2f} nats/example, "
-            f"{results['test_bits_per_dim']:.4f} bits/dim ({results['test_examples']} examples, "
-            f"model of epoch {results['best_epoch']})"
-        )
-    if main:
-        notify_finished(registry, all_callbacks, path, status, results)
     return RunOutcome(path, status, results, result)
-
-
-class _Checkpointer(Callback):
-    """Writes the run file at the start, then at most every ``every`` seconds (0: each epoch)."""
-
-    def __init__(self, write: Callable[[TrainState], None], every: float) -> None:
-        self.write, self.every = write, every
-        self.latest: TrainState | None = None
-        self.last_write = -math.inf
-
-    def _save(self, state: TrainState) -> None:
-        self.write(state)
-        self.last_write = time.monotonic()
-
-    def on_train_start(self, start: FitStart) -> None:
-        self.latest = start.state
-        self._save(start.state)
-
-    def on_epoch_end(self, end: EpochEnd) -> None:
-        if time.monotonic() - self.last_write >= self.every:
-            self.latest = end.snapshot()
-            self._save(self.latest)
-
-
-def _results(result: TrainResult, parameters: int, device) -> dict[str, Any]:
-    return {
-        "best_epoch": result.best_epoch,
-        "best_valid_log_likelihood_nats": result.best_valid_log_likelihood,
-        "initial_valid_log_likelihood_nats": result.initial_valid_log_likelihood,
-        "epochs_completed": result.epochs_completed,
-        "stop_reason": result.stop_reason,
-        "message": result.message,
-        "train_seconds": result.elapsed_seconds,
-        "parameters": parameters,
-        "optimizer": result.optimizer,
-        "device": str(device),
-    }
 
 
 def _describe(dataset: Dataset) -> str:

@@ -70,13 +70,15 @@ def flowkit_check(flowkit_registry: Registry) -> Callable[[str, type], None]:
 
 def _resolve(plugin: ModuleType | object | str) -> tuple[Registry, str]:
     """The registry that holds ``plugin``, and the name the plugin is registered under."""
-    from flowkit.plugins import get_plugin_manager
+    from flowkit.plugins import BUILTIN_PREFIX, get_plugin_manager
     from flowkit.registry import Registry
 
     pm = get_plugin_manager()
     if isinstance(plugin, str):
         if pm.has_plugin(plugin):  # an entry-point name (or a FLOWKIT_PLUGINS module name)
             return Registry.from_plugin_manager(pm), plugin
+        if pm.has_plugin(BUILTIN_PREFIX + plugin):  # a built-in's name before the prefix
+            return Registry.from_plugin_manager(pm), BUILTIN_PREFIX + plugin
         failure = next(
             (f for f in pm.load_failures.values() if plugin in (f.name, f.target)), None
         )

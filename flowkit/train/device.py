@@ -45,6 +45,12 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads for torch's operations (None: leave torch's default)."""
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(int(threads))
+
+
 def describe_device(device: torch.device) -> str:
     """A human-readable name, e.g. ``cpu (2 threads)`` or ``cuda:0 (NVIDIA H100)``."""
     if device.type == "cuda":

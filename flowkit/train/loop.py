@@ -18,13 +18,14 @@ from torch import Tensor, nn
 
 from flowkit.datasets import Splits, dequantize
 from flowkit.metrics import bits_per_dim
-from flowkit.train.device import resolve_device
+from flowkit.train.device import resolve_device, set_threads
 from flowkit.train.evaluation import (
     EVALUATION_SEED,
     as_rows,
     evaluation_mode,
     fixed_dequantization,
 )
+from flowkit.train.schedule import make_scheduler, restore_scheduler, scheduler_state
 from flowkit.train.state import EpochRecord, History, TrainState, clone_state
 from flowkit.train.topology import LogLikelihood, Topology
 
@@ -49,6 +50,7 @@ class TrainingLoop:
         state: TrainState | None,
     ) -> None:
         self.flow, self.levels, self.options, self.topology = flow, levels, options, topology
+        set_threads(options.threads)
         self.batch_size = topology.process_batch_size(options.batch_size)
         self.device = resolve_device(options.device)
         flow.to(self.device)
@@ -63,6 +65,7 @@ class TrainingLoop:
         if state is None:
             self._initialize()
         self.optimizer, self.optimizer_name = optimizer_factory(flow.parameters(), options)
+        self.scheduler = make_scheduler(self.optimizer, options)
         self.module = topology.wrap(LogLikelihood(flow))
         self.snapshot_cost, self.snapshot_time = 0.0, -math.inf
         if state is not None:
@@ -98,6 +101,8 @@ class TrainingLoop:
         if not (finite and math.isfinite(train_nll) and math.isfinite(valid_ll)):
             return None
         self.epoch += 1
+        if self.scheduler is not None:
+            self.scheduler.step()  # once per epoch: the schedule's unit
         seconds = time.perf_counter() - began
         self.elapsed += seconds
         record = EpochRecord(
@@ -134,6 +139,8 @@ class TrainingLoop:
                 return math.nan, count + len(rows), False
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if self.options.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(self.flow.parameters(), self.options.clip_grad_norm)
             self.optimizer.step()
             total += loss.detach().double() * len(rows)
             count += len(rows)
@@ -171,6 +178,7 @@ class TrainingLoop:
             history=self.history.copy(),
             elapsed_seconds=self.elapsed,
             initial_valid_ll=self.initial_ll,
+            scheduler=scheduler_state(self.scheduler),
         )
         self.snapshot_time = time.perf_counter()
         self.snapshot_cost = self.snapshot_time - began
@@ -198,6 +206,7 @@ class TrainingLoop:
         self.flow.load_state_dict(state.model)
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": state.optimizer, "param_groups": groups})
+        restore_scheduler(self.scheduler, self.optimizer, state.scheduler)
         self.shuffle_rng.set_state(state.rng["shuffle"])
         # The stored noise state is rank 0's: other processes must not replay it.
         if (

@@ -14,6 +14,9 @@ from typing import Any
 
 from flowkit.errors import ConfigurationError
 
+#: Learning-rate schedules (:mod:`flowkit.train.schedule`).
+LR_SCHEDULES = ("none", "cosine", "step")
+
 
 @dataclass
 class TrainOptions:
@@ -42,6 +45,17 @@ class TrainOptions:
     eval_batch_size: int = 1000
     #: Fused Adam kernel: None = when the device supports it, True = required, False = never.
     fused: bool | None = None
+    #: Learning-rate schedule over epochs (:mod:`flowkit.train.schedule`): none, cosine, step.
+    lr_schedule: str = "none"
+    #: ``step``: multiply the learning rate by ``lr_gamma`` every ``lr_step_epochs`` epochs.
+    lr_step_epochs: int = 100
+    lr_gamma: float = 0.5
+    #: ``cosine``: the learning rate reached at the last epoch.
+    lr_min: float = 0.0
+    #: Clip the gradients' total 2-norm to this before each step; None = no clipping.
+    clip_grad_norm: float | None = None
+    #: CPU threads for torch (``torch.set_num_threads``); None = torch's default.
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
@@ -58,6 +72,24 @@ class TrainOptions:
             ),
             (self.eps > 0, "Adam eps must be > 0"),
             (self.weight_decay >= 0, "weight decay must be >= 0"),
+            (
+                self.lr_schedule in LR_SCHEDULES,
+                "learning-rate schedule must be none, cosine or step",
+            ),
+            (
+                _is_int(self.lr_step_epochs) and self.lr_step_epochs >= 1,
+                "learning-rate step epochs must be >= 1",
+            ),
+            (0 < self.lr_gamma <= 1, "learning-rate gamma must be in (0, 1]"),
+            (0 <= self.lr_min < self.lr, "cosine lr_min must be in [0, lr)"),
+            (
+                self.clip_grad_norm is None or self.clip_grad_norm > 0,
+                "gradient clipping norm must be > 0",
+            ),
+            (
+                self.threads is None or (_is_int(self.threads) and self.threads >= 1),
+                "threads >= 1",
+            ),
             (_is_int(self.patience) and self.patience >= 0, "patience must be an integer >= 0"),
             (self.max_seconds is None or self.max_seconds > 0, "max seconds must be > 0"),
             (

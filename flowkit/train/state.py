@@ -99,6 +99,8 @@ class TrainState:
     #: Training wall time so far, over all sessions of the run.
     elapsed_seconds: float
     initial_valid_ll: float
+    #: The learning-rate scheduler's ``state_dict()`` (``{}``: constant learning rate).
+    scheduler: dict[str, Any] = field(default_factory=dict)
 
 
 def clone_state(value: Any) -> Any:

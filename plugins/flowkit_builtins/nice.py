@@ -38,6 +38,24 @@ class NicePipeline(Pipeline):
         "prior": "logistic",
         "zero_init": True,
         "coupling_options": {},
+        "permutation_options": {},
+        "scaling_options": {},
+        "whitening_options": {},
+        "prior_options": {},
+    }
+    component_arguments: ClassVar[dict[str, dict[str, str]]] = {
+        "coupling": {
+            "hidden": "--hidden",
+            "depth": "--depth",
+            "activation": "--activation",
+            "partition": "--partition",
+            "parity": "",
+            "zero_init": "--set zero_init=false",
+        },
+        "permutation": {"seed": ""},
+        "scaling": {"target_std": ""},
+        "whitening": {},
+        "prior": {},
     }
     contract_examples: ClassVar[list[dict[str, Any]]] = [
         {"layers": 3, "hidden": 8, "depth": 1},
@@ -64,7 +82,12 @@ class NicePipeline(Pipeline):
                 FlowkitWarning,
                 stacklevel=2,
             )
-        prior = registry.get("prior", config["prior"])(features)
+        self.check_component_options(registry, config)
+
+        def options(kind: str) -> dict[str, Any]:
+            return dict(config.get(f"{kind}_options") or {})
+
+        prior = registry.get("prior", config["prior"])(features, **options("prior"))
         coupling = registry.get("coupling", config["coupling"])
         permutation = (
             None
@@ -73,10 +96,11 @@ class NicePipeline(Pipeline):
         )
         transforms = []
         if config["whitening"] not in (None, "none"):
-            transforms.append(registry.get("whitening", config["whitening"])(features))
+            whitening = registry.get("whitening", config["whitening"])
+            transforms.append(whitening(features, **options("whitening")))
         for index in range(layers):
             if permutation is not None:
-                transforms.append(permutation(features, seed=index))
+                transforms.append(permutation(features, seed=index, **options("permutation")))
             transforms.append(
                 coupling(
                     features,
@@ -86,12 +110,12 @@ class NicePipeline(Pipeline):
                     partition=config["partition"],
                     parity=index % 2,
                     zero_init=config["zero_init"],
-                    **dict(config.get("coupling_options") or {}),
+                    **options("coupling"),
                 )
             )
         if config["scaling"] not in (None, "none"):
             scaling = registry.get("scaling", config["scaling"])
-            transforms.append(scaling(features, target_std=prior.stddev))
+            transforms.append(scaling(features, target_std=prior.stddev, **options("scaling")))
         return Flow(CompositeTransform(transforms), prior)
 
 

@@ -19,8 +19,12 @@ class TinyGrid(Dataset):
 
     name = "tiny-grid"
 
+    def __init__(self, *, size: int = 240, **common) -> None:
+        super().__init__(**common)
+        self.size = size
+
     def _load(self) -> np.ndarray:
-        size = int(self.options.get("size", 240))
+        size = int(self.size)
         rng = np.random.default_rng(123)
         brightness = rng.integers(1, 7, size=(size, 1, 1))
         noise = rng.integers(-1, 2, size=(size, 4, 4))

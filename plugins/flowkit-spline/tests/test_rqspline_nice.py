@@ -62,7 +62,7 @@ def test_installed_plugin_is_listed_by_flowkit_plugins():
 
     from flowkit.cli import cli
 
-    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    result = CliRunner().invoke(cli, ["plugins", "--components", "--json"])
     assert result.exit_code == 0, result.output
     rows = [r for r in json.loads(result.stdout) if r["name"] == "rqspline"]
     assert rows == [

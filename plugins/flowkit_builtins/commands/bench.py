@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from flowkit import ConfigurationError
 from flowkit.bench.report import format_table, save_comparison_figure
 from flowkit.bench.runner import (
     AMP_DTYPES,
@@ -16,7 +17,6 @@ from flowkit.bench.runner import (
     run_bench,
 )
 from flowkit.cli import get_registry
-from flowkit.errors import ConfigurationError
 from flowkit.io.benchfile import read_bench_file, write_bench_file
 from flowkit.run.config import parse_assignment, resolve_dataset
 from flowkit.train.device import DEVICE_HELP

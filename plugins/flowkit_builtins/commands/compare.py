@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from flowkit.errors import ConfigurationError
+from flowkit import ConfigurationError
 from flowkit.io.runfile import read_run_record
 from flowkit.run.summary import compare_rows, sort_rows, summary
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from flowkit import ConfigurationError, DataError, check_count
 from flowkit.apps.inpainting import MASKS, inpaint, make_mask, require_image_shape
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import (
@@ -24,8 +25,6 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
-from flowkit.errors import ConfigurationError, DataError
-from flowkit.priors import check_count
 from flowkit.train.device import DEVICE_HELP
 
 

@@ -18,11 +18,10 @@ from pathlib import Path
 import click
 import numpy as np
 
+from flowkit import ConfigurationError, FlowkitError, check_count, check_temperature
 from flowkit.apps.inpainting import image_shape
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import check_new_output, check_run_file
-from flowkit.errors import ConfigurationError, FlowkitError
-from flowkit.priors import check_count, check_temperature
 from flowkit.train.device import DEVICE_HELP
 from flowkit_builtins.commands.sample import draw_samples
 

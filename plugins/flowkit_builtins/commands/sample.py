@@ -13,6 +13,7 @@ import click
 import numpy as np
 import torch
 
+from flowkit import check_count, check_temperature
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import (
     ARRAY_SUFFIXES,
@@ -22,7 +23,6 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
-from flowkit.priors import check_count, check_temperature
 from flowkit.train.device import DEVICE_HELP
 
 

@@ -1,0 +1,130 @@
+"""What ``flowkit bench`` compares and how: :class:`BenchOptions`.
+
+Only bench's own settings (the laws, repeats, timing) are declared here; every other option is
+the run configuration of :mod:`flowkit.run.config`, shared by every law.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from flowkit.errors import ConfigurationError
+from flowkit.run.config import RunConfig, resolve_pipeline_options
+from flowkit.train.options import TrainOptions
+
+#: The laws compared by default: NICE's three (section 3.2).
+DEFAULT_COUPLINGS = ("additive", "multiplicative", "affine")
+#: A small NICE that trains in seconds on digits (the paper's MNIST model is 4 x (5 x 1000)).
+DEFAULT_MODEL = {"layers": 4, "hidden": 256, "depth": 3}
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+#: Where bench's defaults differ from ``flowkit run``'s: a small model on digits, a fixed number
+#: of epochs with no early stopping, so that every law trains for the same budget.
+BENCH_RUN_DEFAULTS: dict[str, Any] = {
+    "dataset": "digits",
+    "pipeline_options": DEFAULT_MODEL,
+    "epochs": 50,
+    "patience": 0,
+}
+_RUN_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig)) - {"train"}
+_TRAIN_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainOptions))
+
+
+class BenchOptions:
+    """What ``flowkit bench`` compares and how.
+
+    Bench's own settings are attributes here; everything else is the run configuration that
+    every law shares (:attr:`base`, a :class:`RunConfig` whose coupling is left out), so a run
+    option is declared once, in :class:`RunConfig` / :class:`TrainOptions`. Any of their fields
+    may be passed as a keyword (``BenchOptions(epochs=2, lr=1e-3)``) and read as an attribute
+    (``options.epochs``).
+    """
+
+    def __init__(
+        self,
+        couplings: tuple[str, ...] = DEFAULT_COUPLINGS,
+        repeats: int = 3,
+        speed_rounds: int = 3,
+        speed_seconds: float = 0.25,
+        compile: bool = False,
+        amp: str | None = None,
+        **run_options: Any,
+    ) -> None:
+        unknown = set(run_options) - _RUN_FIELDS - _TRAIN_FIELDS
+        if unknown:
+            raise ConfigurationError(f"unknown bench option(s): {', '.join(sorted(unknown))}")
+        self.couplings = tuple(couplings)
+        self.repeats = repeats
+        self.speed_rounds = speed_rounds
+        self.speed_seconds = speed_seconds
+        self.compile = compile
+        self.amp = amp
+        values = {**BENCH_RUN_DEFAULTS, **run_options}
+        values["pipeline_options"] = dict(values["pipeline_options"])
+        train = TrainOptions(**{k: v for k, v in values.items() if k in _TRAIN_FIELDS})
+        self.base = RunConfig(
+            **{k: v for k, v in values.items() if k in _RUN_FIELDS and k != "seed"}, train=train
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: the shared run configuration's fields.
+        base = self.__dict__.get("base")
+        if base is not None and name in _TRAIN_FIELDS:
+            return getattr(base.train, name)
+        if base is not None and name in _RUN_FIELDS:
+            return getattr(base, name)
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Bench's settings and the shared run configuration, flat (as stored in the file)."""
+        own = {
+            "couplings": list(self.couplings),
+            "repeats": self.repeats,
+            "speed_rounds": self.speed_rounds,
+            "speed_seconds": self.speed_seconds,
+            "compile": self.compile,
+            "amp": self.amp,
+        }
+        run = {k: v for k, v in self.base.to_dict().items() if k in _RUN_FIELDS}
+        return {**own, **run, **self.base.train.to_dict()}
+
+    def validate(self) -> BenchOptions:
+        if not self.couplings:
+            raise ConfigurationError("give at least one coupling law to compare")
+        if len(set(self.couplings)) != len(self.couplings):
+            raise ConfigurationError(f"a coupling law is listed twice: {','.join(self.couplings)}")
+        if "coupling" in self.base.pipeline_options:
+            raise ConfigurationError("the coupling law is what bench varies; use --couplings")
+        if self.repeats < 1 or self.speed_rounds < 1:
+            raise ConfigurationError("repeats and speed rounds must be >= 1")
+        if self.amp not in (None, *AMP_DTYPES):
+            raise ConfigurationError(f"--amp takes {', '.join(AMP_DTYPES)}, got {self.amp!r}")
+        for law in self.couplings:
+            self.run_config(law, 0).validate()
+        return self
+
+    def run_config(self, law: str, repeat: int, registry=None) -> RunConfig:
+        """The configuration ``flowkit run`` would get for this law and repeat (its pipeline
+        options resolved, every default filled in, when a ``registry`` is given)."""
+        pipeline_options = {**self.base.pipeline_options, "coupling": law}
+        if registry is not None:
+            pipeline_options = resolve_pipeline_options(registry, self.pipeline, pipeline_options)
+        return dataclasses.replace(
+            self.base,
+            pipeline_options=pipeline_options,
+            dataset_options=dict(self.base.dataset_options),
+            train=dataclasses.replace(self.base.train, seed=self.base.train.seed + repeat),
+        )
+
+
+__all__ = [
+    "AMP_DTYPES",
+    "BENCH_RUN_DEFAULTS",
+    "DEFAULT_COUPLINGS",
+    "DEFAULT_MODEL",
+    "BenchOptions",
+]

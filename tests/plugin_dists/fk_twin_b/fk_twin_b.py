@@ -1,0 +1,13 @@
+"""One of two distributions that both name their entry point ``twin``."""
+
+from flowkit import hookimpl
+from flowkit_builtins.priors import GaussianPrior
+
+
+class TwinPrior(GaussianPrior):
+    name = "twin_b"
+
+
+@hookimpl
+def flowkit_register_priors():
+    return [TwinPrior]
