@@ -178,6 +178,8 @@ class CouplingTransform(Transform):
     def split_parts(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
         """``inputs`` as its two slices ``(first, second)``, independent of the parity."""
         self.check_inputs(inputs)
+        if self._layout is None:
+            raise TypeError(f"{type(self).__name__} has no slice layout; call it as a whole")
         return inputs[:, self._layout[0]], inputs[:, self._layout[1]]
 
     def couple_parts(

@@ -7,10 +7,8 @@ from torch import Tensor
 from flowkit._nflows import flows_base
 from flowkit.priors import Prior, check_count, check_temperature
 
-NflowsFlow = flows_base.Flow
 
-
-class Flow(NflowsFlow):
+class Flow(flows_base.Flow):
     """``log p(x) = log p_H(f(x)) + log|det df/dx|``; sampling is ``f^-1(h)``, ``h ~ p_H``.
 
     An ``nflows.flows.base.Flow``: it works wherever nflows expects one. Adds temperature

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """The hooks a flowkit plugin can implement: this module is the plugin author's manual.
 
 A plugin is any importable module (or object) that defines functions decorated with

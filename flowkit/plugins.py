@@ -197,7 +197,7 @@ def _drop_plugins_with_unknown_hooks(pm: FlowkitPluginManager) -> None:
 
 
 def _is_blocked(pm: FlowkitPluginManager, name: str, distribution: str | None, ep: str) -> bool:
-    if pm.is_blocked(name) or pm.is_blocked(f"{distribution}:{ep}"):
+    if pm.is_blocked(name) or pm.is_blocked(ep) or pm.is_blocked(f"{distribution}:{ep}"):
         return True
     # The built-ins' names before they had the prefix (`-p no:whitenings`) still work.
     return (

@@ -16,8 +16,6 @@ from flowkit._nflows import distributions_base
 from flowkit.errors import ConfigurationError, DataError
 from flowkit.transforms import check_features
 
-Distribution = distributions_base.Distribution
-
 
 def check_count(value: Any, what: str = "number of samples") -> int:
     """A positive integer, numpy integers included."""
@@ -36,7 +34,7 @@ def check_temperature(temperature: float) -> float:
     return float(temperature)
 
 
-class Prior(Distribution):
+class Prior(distributions_base.Distribution):
     """Base class of priors over ``R^features``.
 
     Subclasses implement ``_log_prob(inputs)`` (shape [batch]) and ``_sample_standard(n)``

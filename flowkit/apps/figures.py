@@ -112,8 +112,8 @@ def scatter_figure(
     size = max(1.0, min(12.0, 3000.0 / max(len(points), 1)))
     if reference is not None:
         reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
-        axes.scatter(*reference.T, s=size, c="0.7", alpha=0.6, label=labels[1], linewidths=0)
-    axes.scatter(*points.T, s=size, c="tab:blue", alpha=0.8, label=labels[0], linewidths=0)
+        axes.scatter(reference[:, 0], reference[:, 1], s=size, c="0.7", alpha=0.6, label=labels[1], linewidths=0)
+    axes.scatter(points[:, 0], points[:, 1], s=size, c="tab:blue", alpha=0.8, label=labels[0], linewidths=0)
     if reference is not None:
         axes.legend(loc="upper right", markerscale=max(1.0, 30.0 / size))
     axes.set_aspect("equal", adjustable="datalim")
@@ -202,8 +202,8 @@ def learning_curves_figure(
     figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
     drawn, recorded = 0, 0
-    for label, values in curves.items():
-        values = np.asarray(values, dtype=np.float64).ravel()
+    for label, curve in curves.items():
+        values = np.asarray(curve, dtype=np.float64).ravel()
         x = np.arange(1, len(values) + 1)
         if epochs is not None and len(epochs) == len(values):
             x = np.asarray(epochs, dtype=np.float64)

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from flowkit.errors import ConfigurationError, DataError
+from flowkit.flows import Flow
 
 #: The masks of the paper's Fig. 6, by name, with what each hides.
 MASKS: dict[str, str] = {
@@ -61,7 +62,7 @@ def image_shape(event_shape: Sequence[int]) -> tuple[int, int] | None:
     if len(shape) == 3 and 1 in (shape[0], shape[-1]):
         shape = shape[1:] if shape[0] == 1 else shape[:-1]
     if len(shape) == 2 and min(shape) >= 2:
-        return shape  # type: ignore[return-value]
+        return shape
     return None
 
 
@@ -145,7 +146,7 @@ class InpaintingResult:
         }
 
 
-def _model_device(flow: torch.nn.Module) -> torch.device:
+def _model_device(flow: Flow) -> torch.device:
     for tensor in flow.parameters():
         return tensor.device
     for tensor in flow.buffers():
@@ -154,7 +155,7 @@ def _model_device(flow: torch.nn.Module) -> torch.device:
 
 
 def inpaint(
-    flow: torch.nn.Module,
+    flow: Flow,
     values: Tensor | np.ndarray,
     mask: Tensor | np.ndarray,
     *,

@@ -122,8 +122,8 @@ def comparison_figure(record: BenchRecord):
             ("sample_samples_per_s", "sample"),
         ]
     ):
-        values = [record.summaries[law][key] for law in laws]
-        ax.bar(positions + (offset - 1) * width, values, width, label=label)
+        speeds = [record.summaries[law][key] for law in laws]
+        ax.bar(positions + (offset - 1) * width, speeds, width, label=label)
     ax.set_xticks(positions, laws)
     ax.set_yscale("log")
     ax.set_ylabel("examples / s (median of rounds)")

@@ -176,7 +176,7 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
     eval_inputs = dequantize(train_rows[: options.eval_batch_size].to(device), levels, generator)
     optimizer, _ = make_optimizer(flow.parameters(), TrainOptions(lr=options.lr))
     log_prob = torch.compile(flow.log_prob) if options.compile else flow.log_prob
-    amp = AMP_DTYPES.get(options.amp)
+    amp = AMP_DTYPES.get(options.amp) if options.amp else None
 
     def autocast():
         return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
@@ -246,10 +246,12 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
     train_rows = as_rows(splits.train)
     features = train_rows.shape[1]
 
-    laws, kept_flows, memory_kind = [], {}, ""
+    laws: list[LawResult] = []
+    kept_flows: dict[str, Any] = {}
+    memory_kind = ""
     for law in options.couplings:
         memory_kind = reset_peak_memory(device)
-        result = None
+        result: LawResult | None = None
         for repeat in range(options.repeats):
             config = options.run_config(law, repeat, registry)
             torch.manual_seed(config.seed)
@@ -280,6 +282,8 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
             )
             if repeat == 0:
                 kept_flows[law] = flow
+        if result is None:  # no repeats: validate() refuses that, but stay safe
+            continue
         result.peak_memory_bytes = peak_memory(device)
         laws.append(result)
 

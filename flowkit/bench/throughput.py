@@ -18,6 +18,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -56,7 +57,7 @@ def linear_shapes(module: nn.Module) -> list[tuple[int, int]]:
     Layers are recognised by their attributes, so ``nn.Linear`` and look-alikes (zuko's) count.
     """
     return [
-        (int(m.in_features), int(m.out_features))
+        (int(cast(Any, m).in_features), int(cast(Any, m).out_features))
         for m in module.modules()
         if all(hasattr(m, name) for name in ("in_features", "out_features", "weight"))
     ]

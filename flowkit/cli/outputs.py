@@ -98,8 +98,9 @@ def save_arrays(
                 np.save(stream, next(iter(arrays.values())), allow_pickle=False)
         elif suffix == ".npz":
             extra = {key: np.asarray(value) for key, value in attrs.items() if key not in arrays}
+            payload: dict[str, Any] = {**arrays, **extra}
             with open(temporary, "wb") as stream:
-                np.savez_compressed(stream, **arrays, **extra)
+                np.savez_compressed(stream, **payload)
         else:
             import h5py
 

@@ -12,6 +12,7 @@ from click.core import ParameterSource
 from flowkit.cli import get_registry
 from flowkit.cli.component_options import apply_component_options, option_flags
 from flowkit.errors import ConfigurationError, FlowkitWarning
+from flowkit.io.schema import MAX_SEED
 from flowkit.run import config_file
 from flowkit.run.config import (
     RunConfig,
@@ -20,12 +21,20 @@ from flowkit.run.config import (
     resolve_pipeline_options,
 )
 from flowkit.run.extend import check_init_source
-from flowkit.run.runner import check_output, default_run_path, resume_run, start_run
+from flowkit.run.runner import (
+    EXIT_INTERRUPTED,
+    check_output,
+    default_run_path,
+    resume_run,
+    start_run,
+)
+from flowkit.run.signals import sigterm_as_interrupt
 from flowkit.run.tracking import tracker_callbacks
 from flowkit.train.device import DEVICE_HELP, set_threads
 from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
 from flowkit.train.options import LR_SCHEDULES, TrainOptions
 from flowkit.train.progress import PROGRESS_MODES
+from flowkit.train.topology import default_topology
 
 #: Command-line options that set pipeline options of the same name.
 PIPELINE_FLAGS = (
@@ -55,6 +64,8 @@ RUN_ARGS = "flowkit.run.args"
 
 _DEFAULTS = TrainOptions()
 _positive = click.IntRange(min=1)
+#: Seeds: numpy and torch generators take 0 .. 2**32 - 1.
+SEED = click.IntRange(0, MAX_SEED)
 
 
 class RunCommand(click.Command):
@@ -136,7 +147,7 @@ class RunCommand(click.Command):
 )
 @click.option(
     "--split-seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the train/validation/test split.",
@@ -240,7 +251,7 @@ class RunCommand(click.Command):
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of weights, shuffling, noise and samples (CPU runs repeat exactly).",
@@ -321,27 +332,33 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     if options["nproc"] > 1 and world_size == 1:
         ctx.exit(_launch(ctx, pipeline, options))
     topology = _join(options["nproc"], world_size)
-    registry = get_registry(ctx)
-    progress = "none" if options["quiet"] else options["progress"]
-    echo = None if options["quiet"] else (lambda text: click.echo(text, err=True))
-    common = dict(
-        progress=progress,
-        checkpoint_seconds=options["checkpoint_every"],
-        echo=echo,
-        topology=topology,
-        callbacks=tracker_callbacks(registry, options["track"]),
-    )
-    if options["resume"]:
-        overrides = _resume_overrides(ctx, pipeline, options)
-        outcome = resume_run(registry, options["resume"], overrides=overrides, **common)
-    else:
-        if pipeline is None:
-            raise ConfigurationError(
-                "give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5"
+    try:  # SIGTERM at start-up ends the command like Ctrl-C: one line, nothing written
+        with sigterm_as_interrupt(topology or default_topology()):
+            registry = get_registry(ctx)
+            progress = "none" if options["quiet"] else options["progress"]
+            echo = None if options["quiet"] else (lambda text: click.echo(text, err=True))
+            common = dict(
+                progress=progress,
+                checkpoint_seconds=options["checkpoint_every"],
+                echo=echo,
+                topology=topology,
+                callbacks=tracker_callbacks(registry, options["track"]),
             )
-        config = _config(registry, pipeline, options)
-        out = options["out"] or default_run_path(pipeline)
-        outcome = start_run(registry, config, out, force=options["force"], **common)
+            if options["resume"]:
+                overrides = _resume_overrides(ctx, pipeline, options)
+                outcome = resume_run(registry, options["resume"], overrides=overrides, **common)
+            else:
+                if pipeline is None:
+                    raise ConfigurationError(
+                        "give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5"
+                    )
+                config = _config(registry, pipeline, options)
+                out = options["out"] or default_run_path(pipeline)
+                outcome = start_run(registry, config, out, force=options["force"], **common)
+    except KeyboardInterrupt:
+        unchanged = f"{options['resume']} is unchanged" if options["resume"] else "nothing written"
+        click.echo(f"Error: interrupted while starting the run; {unchanged}", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
     if topology is not None:
         topology.close()
     if topology is None or topology.is_main_process:

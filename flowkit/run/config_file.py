@@ -33,7 +33,7 @@ from flowkit.train.options import TrainOptions
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found]
 
 #: Parameters of ``run`` that are not config keys (``--set`` and ``--dataset-option`` are
 #: the tables; ``--resume`` takes its configuration from the run file).

@@ -89,9 +89,7 @@ def checks_for(
             make = lambda component=component, options=options, shape=shape: component(  # noqa: E731
                 shape, **options
             )
-            pairs = iter_transform_checks(
-                make, math.prod(shape), event_shape=shape, domain=domain
-            )
+            pairs = iter_transform_checks(make, math.prod(shape), event_shape=shape, domain=domain)
         elif kind in TRANSFORM_KINDS:
             make = lambda component=component, options=options: component(features, **options)  # noqa: E731
             pairs = iter_transform_checks(make, features, domain=domain)

@@ -35,6 +35,7 @@ import signal
 import threading
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -42,6 +43,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from flowkit.errors import ConfigurationError
+from flowkit.flows import Flow
 from flowkit.train.topology import Topology
 
 #: Environment variable: seconds a collective may wait for the other processes.
@@ -53,7 +55,7 @@ DEFAULT_TIMEOUT = 300.0
 #: Signals that stop every process together at the next training step.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: DDP's switch for "no buffer broadcast before every forward" (renamed in recent torch).
-_NO_BUFFER_SYNC = (
+_NO_BUFFER_SYNC: dict[str, Any] = (
     {"forward_sync_buffers": False}
     if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
     else {"broadcast_buffers": False}
@@ -136,7 +138,7 @@ class DistributedTopology(Topology):
         self.name = f"torch.distributed ({self.backend})"
         self.stop_requested = False
         self._pending_stop: tuple[dist.Work, Tensor] | None = None
-        self._previous_handlers: dict[int, object] = {}
+        self._previous_handlers: dict[int, Any] = {}
 
     @classmethod
     def from_environment(cls) -> DistributedTopology:
@@ -217,7 +219,7 @@ class DistributedTopology(Topology):
         )
         return ddp
 
-    def initialize(self, flow: nn.Module, inputs: Tensor) -> None:
+    def initialize(self, flow: Flow, inputs: Tensor) -> None:
         super().initialize(flow, inputs)
         self.synchronize(flow)
 

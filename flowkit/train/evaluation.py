@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from flowkit.datasets import dequantize
+from flowkit.flows import Flow
 from flowkit.metrics import bits_per_dim
 from flowkit.train.topology import Topology, default_topology
 
@@ -52,10 +53,10 @@ def fixed_dequantization(
 
 def module_device(module: nn.Module) -> torch.device:
     """The device of a module's first parameter or buffer (CPU for an empty module)."""
-    for tensor in module.parameters():
-        return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
+    for parameter in module.parameters():
+        return parameter.device
+    for buffer in module.buffers():
+        return buffer.device
     return torch.device("cpu")
 
 
@@ -72,7 +73,7 @@ def evaluation_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 
 def log_likelihoods(
-    flow: nn.Module,
+    flow: Flow,
     inputs: Tensor,
     *,
     batch_size: int = 1000,
@@ -103,7 +104,7 @@ def log_likelihoods(
 
 
 def sum_log_likelihood(
-    flow: nn.Module,
+    flow: Flow,
     inputs: Tensor,
     *,
     batch_size: int = 1000,
@@ -132,7 +133,7 @@ class Evaluation:
 
 
 def evaluate(
-    flow: nn.Module,
+    flow: Flow,
     values: Tensor | np.ndarray,
     levels: int | None,
     *,
@@ -156,7 +157,7 @@ def evaluate(
 
 
 def mean_log_likelihood(
-    flow: nn.Module,
+    flow: Flow,
     values: Tensor | np.ndarray,
     levels: int | None,
     *,

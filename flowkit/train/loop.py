@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from flowkit.datasets import Splits, dequantize
+from flowkit.flows import Flow
 from flowkit.metrics import bits_per_dim
 from flowkit.train.device import resolve_device, set_threads
 from flowkit.train.evaluation import (
@@ -41,7 +42,7 @@ class TrainingLoop:
 
     def __init__(
         self,
-        flow: nn.Module,
+        flow: Flow,
         splits: Splits,
         levels: int | None,
         options: TrainOptions,

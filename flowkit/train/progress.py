@@ -7,7 +7,7 @@ marks an epoch that is the best so far on validation (the model that will be kep
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from flowkit.train.state import EpochRecord
 from flowkit.train.trainer import Callback, EpochEnd, FitStart, TrainResult
@@ -54,7 +54,7 @@ class ProgressBar(Callback):
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
-        self.bar = None
+        self.bar: Any = None
         self.start: FitStart | None = None
         self.postfix = ""
         self.epoch = 0

@@ -51,7 +51,7 @@ class History:
 
     def records(self) -> list[EpochRecord]:
         return [
-            EpochRecord(**{name: self.columns[name][i] for name in HISTORY_COLUMNS})
+            EpochRecord(**{name: self.columns[name][i] for name in HISTORY_COLUMNS})  # type: ignore[arg-type]
             for i in range(len(self))
         ]
 

@@ -11,16 +11,16 @@ everywhere (:meth:`Topology.initialize`), and who writes files and prints
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from torch import Tensor, nn
+
+from flowkit.flows import Flow
 
 
 class Topology:
     """A single process: every method is the identity. Subclass for distributed training."""
 
     #: Name recorded in run files.
-    name: ClassVar[str] = "single-process"
+    name: str = "single-process"
 
     @property
     def rank(self) -> int:
@@ -56,7 +56,7 @@ class Topology:
         """The module whose ``forward`` the training step calls (DistributedDataParallel)."""
         return module
 
-    def initialize(self, flow: nn.Module, inputs: Tensor) -> None:
+    def initialize(self, flow: Flow, inputs: Tensor) -> None:
         """Data-dependent initialisation of ``flow`` (same result in every process)."""
         initialize = getattr(flow.transform, "initialize", None)
         if initialize is not None:
@@ -98,7 +98,7 @@ class LogLikelihood(nn.Module):
     nflows' ``Distribution.forward`` refuses to be called, so the training step goes through this.
     """
 
-    def __init__(self, flow: nn.Module) -> None:
+    def __init__(self, flow: Flow) -> None:
         super().__init__()
         self.flow = flow
 

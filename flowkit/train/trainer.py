@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from flowkit.datasets import Splits
 from flowkit.errors import ConfigurationError
+from flowkit.flows import Flow
 from flowkit.train.loop import TrainingLoop
 from flowkit.train.options import TrainOptions
 from flowkit.train.state import EpochRecord, History, TrainState
@@ -122,20 +123,28 @@ def make_optimizer(
     """Adam with the fused kernel where torch supports it (about 4x faster steps on CPU); returns
     the optimizer and ``"adam-fused"`` or ``"adam"``."""
     params = [p for p in parameters if p.requires_grad]
-    kwargs = dict(
-        lr=options.lr, betas=options.betas, eps=options.eps, weight_decay=options.weight_decay
-    )
+
+    def adam(fused: bool | None) -> torch.optim.Adam:
+        return torch.optim.Adam(
+            params,
+            lr=options.lr,
+            betas=(options.betas[0], options.betas[1]),
+            eps=options.eps,
+            weight_decay=options.weight_decay,
+            fused=fused,
+        )
+
     if options.fused is not False:
         try:
-            return torch.optim.Adam(params, fused=True, **kwargs), "adam-fused"
+            return adam(True), "adam-fused"
         except (RuntimeError, TypeError, ValueError) as err:
             if options.fused:
                 raise ConfigurationError(f"fused Adam is not available here: {err}") from None
-    return torch.optim.Adam(params, **kwargs), "adam"
+    return adam(None), "adam"
 
 
 def fit(
-    flow: nn.Module,
+    flow: Flow,
     splits: Splits,
     levels: int | None,
     options: TrainOptions,
