@@ -1,7 +1,14 @@
 """flowkit: a plugin-based toolkit for normalizing flows in the NICE family."""
 
 from flowkit.coupling import CouplingTransform, partition_indices
-from flowkit.datasets import Dataset, DatasetInfo, Splits, dequantize, split_indices
+from flowkit.datasets import (
+    Dataset,
+    DatasetInfo,
+    Splits,
+    dataset_options,
+    dequantize,
+    split_indices,
+)
 from flowkit.errors import (
     ConfigurationError,
     DataError,
@@ -57,6 +64,7 @@ __all__ = [
     "bits_per_dim",
     "check_count",
     "check_temperature",
+    "dataset_options",
     "dequantize",
     "get_plugin_manager",
     "hookimpl",

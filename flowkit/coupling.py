@@ -70,6 +70,9 @@ class CouplingTransform(Transform):
     """
 
     params_per_dim: ClassVar[int] = 1
+    #: Autocast dtype of a conditioner that is not a :class:`flowkit.nn.MLP`, set by
+    #: :mod:`flowkit.train.precision` during mixed-precision training steps (None: float32).
+    conditioner_dtype: torch.dtype | None = None
     contract_examples: ClassVar[list[dict[str, Any]]] = [
         {"hidden": 16, "depth": 2},
         {"hidden": 16, "depth": 1, "partition": "halves", "parity": 1},
@@ -118,6 +121,12 @@ class CouplingTransform(Transform):
             if context is None:
                 raise ConfigurationError(f"{type(self).__name__} was built to need a context")
             x1 = torch.cat([x1, context], dim=1)
+        if self.conditioner_dtype is not None:
+            # A mixed-precision policy (flowkit.train.precision) for a net that is not a
+            # flowkit MLP: run it whole under autocast, add only a float32 m(x1) to the data.
+            with torch.autocast(x1.device.type, dtype=self.conditioner_dtype):
+                params = self.net(x1)
+            return params.float()
         return self.net(x1)
 
     def _split_params(self, params: Tensor) -> tuple[Tensor, ...]:

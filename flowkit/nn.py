@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from flowkit.errors import ConfigurationError
@@ -57,8 +58,19 @@ class MLP(nn.Sequential):
         layers.append(output)
         super().__init__(*layers)
 
+    #: Set by :mod:`flowkit.train.precision` for the training steps of a mixed-precision
+    #: run: the hidden layers then run under ``torch.autocast`` in this dtype, while the output
+    #: layer gets float32 inputs, so ``m(x1)`` is float32 before it is added to the data.
+    compute_dtype: torch.dtype | None = None
+
     def forward(self, inputs: Tensor) -> Tensor:
-        return super().forward(inputs)
+        if self.compute_dtype is None:
+            return super().forward(inputs)
+        *hidden, output = self
+        with torch.autocast(inputs.device.type, dtype=self.compute_dtype):
+            for layer in hidden:
+                inputs = layer(inputs)
+        return output(inputs.float())
 
 
 __all__ = ["ACTIVATIONS", "MLP"]

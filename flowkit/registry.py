@@ -10,6 +10,7 @@ import difflib
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 import torch
 
@@ -23,6 +24,8 @@ from flowkit.plugins import (
     call_each,
     get_plugin_manager,
 )
+from flowkit.priors import Prior
+from flowkit.transforms import Transform
 
 KINDS: tuple[str, ...] = tuple(REGISTRATION_HOOKS.values())
 
@@ -186,8 +189,23 @@ class Registry:
         first, *others = (e.plugin for e in entries)
         return PluginConflictError(kind, name, first, ", ".join(others), advice)
 
-    def get(self, kind: str, name: str) -> type:
-        """The class registered as ``name``; an :class:`UnknownComponentError` suggests others."""
+    @overload
+    def get(
+        self,
+        kind: Literal["coupling", "permutation", "scaling", "whitening", "transform"],
+        name: str,
+    ) -> type[Transform]: ...
+    @overload
+    def get(self, kind: Literal["prior"], name: str) -> type[Prior]: ...
+    @overload
+    def get(self, kind: Literal["dataset"], name: str) -> type[Dataset]: ...
+    @overload
+    def get(self, kind: str, name: str) -> type[Any]: ...
+
+    def get(self, kind: str, name: str) -> type[Any]:
+        """The class registered as ``name`` (typed as the kind's base class: a
+        :class:`flowkit.Transform`, :class:`flowkit.Prior` or :class:`flowkit.Dataset`
+        subclass); an :class:`UnknownComponentError` suggests others."""
         return self.entry(kind, name).component
 
     def entry(self, kind: str, name: str) -> Entry:

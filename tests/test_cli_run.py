@@ -241,6 +241,7 @@ def wait_for_epochs(process: subprocess.Popen, out: Path, epochs: int, limit: fl
     pytest.fail(f"no {epochs} epochs within {limit} s")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
 def test_signal_finishes_the_file_and_resume_continues(how, tmp_path):
     out = tmp_path / "run.h5"

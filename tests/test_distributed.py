@@ -193,6 +193,7 @@ def torchrun(*args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_under_torchrun_one_run_file_whose_numbers_a_single_process_reproduces(tmp_path):
     out = tmp_path / "run.h5"
     code, stdout, stderr = finish(
@@ -217,6 +218,7 @@ def test_under_torchrun_one_run_file_whose_numbers_a_single_process_reproduces(t
     assert record.results["test_examples"] == 359
 
 
+@pytest.mark.slow
 def test_an_error_in_one_process_ends_both_with_a_failure(tmp_path):
     out = tmp_path / "run.h5"
     code, _, stderr = finish(
@@ -243,6 +245,7 @@ def test_an_error_in_one_process_ends_both_with_a_failure(tmp_path):
     assert read_run_record(out).status == "failed"
 
 
+@pytest.mark.slow
 def test_a_hung_process_is_ended_by_the_collective_timeout(tmp_path):
     """Rank 1 hangs mid-training: rank 0's collective times out (FLOWKIT_DIST_TIMEOUT), and the
     launcher then kills rank 1 (TORCH_ELASTIC_SHUTDOWN_TIMEOUT)."""
@@ -277,6 +280,7 @@ def test_a_hung_process_is_ended_by_the_collective_timeout(tmp_path):
     assert read_run_record(out).status == "failed"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_process_together_and_resume_finishes_the_run(tmp_path):
     out, log = tmp_path / "run.h5", tmp_path / "stderr.txt"
     with open(log, "w") as stderr_file:

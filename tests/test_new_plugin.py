@@ -40,6 +40,7 @@ def test_skeleton_layout_and_entry_point(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [DIST]
 
 
+@pytest.mark.slow
 def test_installed_skeleton_is_discovered_and_passes_its_tests(tmp_path):
     assert new_plugin(NAME, "--dir", str(tmp_path)).exit_code == 0
     project, site = tmp_path / DIST, tmp_path / "site"

@@ -450,13 +450,13 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
 
 
 def _resume_overrides(ctx: click.Context, pipeline: str | None, options: dict) -> dict:
-    if pipeline is not None:
-        raise ConfigurationError(
-            f"--resume takes the pipeline from the run file; drop {pipeline!r}"
-        )
     if options.get("config_file"):
         raise ConfigurationError(
             "--resume continues the run with its stored configuration; drop --config"
+        )
+    if pipeline is not None:
+        raise ConfigurationError(
+            f"--resume takes the pipeline from the run file; drop {pipeline!r}"
         )
     overrides = {}
     for name in options:

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from flowkit.datasets import Splits, dequantize
 from flowkit.flows import Flow
 from flowkit.metrics import bits_per_dim
+from flowkit.train.compiled import compile_module
 from flowkit.train.device import resolve_device, set_threads
 from flowkit.train.evaluation import (
     EVALUATION_SEED,
@@ -27,6 +28,7 @@ from flowkit.train.evaluation import (
     fixed_dequantization,
 )
 from flowkit.train.schedule import make_scheduler, restore_scheduler, scheduler_state
+from flowkit.train.precision import resolve_precision
 from flowkit.train.state import EpochRecord, History, TrainState, clone_state
 from flowkit.train.topology import LogLikelihood, Topology
 
@@ -54,6 +56,7 @@ class TrainingLoop:
         set_threads(options.threads)
         self.batch_size = topology.process_batch_size(options.batch_size)
         self.device = resolve_device(options.device)
+        self.precision = resolve_precision(options.precision, self.device)
         flow.to(self.device)
         self.train = as_rows(splits.train).to(self.device)
         self.features = self.train.shape[1]
@@ -67,7 +70,7 @@ class TrainingLoop:
             self._initialize()
         self.optimizer, self.optimizer_name = optimizer_factory(flow.parameters(), options)
         self.scheduler = make_scheduler(self.optimizer, options)
-        self.module = topology.wrap(LogLikelihood(flow))
+        self.module = compile_module(topology.wrap(LogLikelihood(flow)), options.compile)
         self.snapshot_cost, self.snapshot_time = 0.0, -math.inf
         if state is not None:
             self._restore(state)
@@ -93,7 +96,8 @@ class TrainingLoop:
             torch.randperm(len(self.train), generator=self.shuffle_rng), pad=True
         )
         self.flow.train()
-        loss_sum, count, finite = self._train_steps(order.to(self.device), callbacks)
+        with self.precision.training(self.flow):  # validation below stays float32
+            loss_sum, count, finite = self._train_steps(order.to(self.device), callbacks)
         trained = time.perf_counter() - began
         totals = self.topology.all_reduce_sum(torch.tensor([loss_sum, count], dtype=torch.float64))
         train_nll = float(totals[0] / totals[1])

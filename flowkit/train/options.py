@@ -56,6 +56,11 @@ class TrainOptions:
     clip_grad_norm: float | None = None
     #: CPU threads for torch (``torch.set_num_threads``); None = torch's default.
     threads: int | None = None
+    #: Numeric precision of the training steps (:mod:`flowkit.train.precision`): fp32,
+    #: bf16-mixed (hidden MLP layers in bfloat16) or tf32 (CUDA); evaluation is always float32.
+    precision: str = "fp32"
+    #: Train through ``torch.compile`` of the loss (:mod:`flowkit.train.compiled`).
+    compile: bool = False
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
@@ -72,6 +77,11 @@ class TrainOptions:
             ),
             (self.eps > 0, "Adam eps must be > 0"),
             (self.weight_decay >= 0, "weight decay must be >= 0"),
+            (
+                self.precision in ("fp32", "bf16-mixed", "tf32"),
+                "precision must be fp32, bf16-mixed or tf32",
+            ),
+            (isinstance(self.compile, bool), "compile must be true or false"),
             (
                 self.lr_schedule in LR_SCHEDULES,
                 "learning-rate schedule must be none, cosine or step",
