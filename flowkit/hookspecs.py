@@ -199,6 +199,8 @@ def flowkit_register_trackers() -> list[type]:
     and ``finish`` (status and test results, after the run file is complete). Built as
     ``cls(destination)``, with the text after ``=`` in ``--track NAME=DESTINATION`` or ``None``.
     A tracker that raises is switched off with a one-line warning; the run carries on.
+
+    Then the CLI accepts ``flowkit run --track NAME`` or ``--track NAME=DESTINATION``.
     """
 
 

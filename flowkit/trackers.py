@@ -101,6 +101,10 @@ class Tracker:
     name: ClassVar[str] = ""
     #: One line for ``flowkit plugins``.
     description: ClassVar[str] = ""
+    #: The contract kit has no tracker checks: a tracker is tested by running a tiny
+    #: ``flowkit run --track NAME`` and reading back what its tool stored.
+    contract_examples: ClassVar[list[dict[str, Any]] | None] = None
+    contract_skip_reason: ClassVar[str] = "trackers are tested end to end with flowkit run --track"
 
     def __init__(self, destination: str | None = None) -> None:
         self.destination = destination

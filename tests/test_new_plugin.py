@@ -101,8 +101,11 @@ def test_refuses_to_overwrite_without_force(tmp_path):
         ("class", "is a Python keyword"),
         ("json", "would shadow the module 'json'"),
         ("torch", "would shadow the module 'torch'"),
-        ("additive", "a coupling named 'additive' is already registered by plugin 'couplings'"),
-        ("couplings", "a flowkit plugin named 'couplings' is already installed"),
+        (
+            "additive",
+            "a coupling named 'additive' is already registered by plugin 'flowkit.couplings'",
+        ),
+        ("spline", "a flowkit plugin named 'spline' is already installed"),
     ],
 )
 def test_bad_names_are_one_line_errors(tmp_path, name, message):

@@ -22,7 +22,7 @@ from flowkit.testing import ContractError, check_device_dtype, check_invertibili
 @pytest.fixture(scope="module")
 def bridge(registry):
     """The bridge's plugin module, reached through the plugin manager (as a user would)."""
-    return registry.plugin_manager.get_plugin("nflows")
+    return registry.plugin_manager.get_plugin("flowkit.nflows")
 
 
 def make(registry, name, features=6, **options):
@@ -30,7 +30,7 @@ def make(registry, name, features=6, **options):
 
 
 def test_every_wrapped_transform_is_registered_by_the_nflows_plugin(registry, bridge):
-    entries = [e for e in registry if e.plugin == "nflows"]
+    entries = [e for e in registry if e.plugin == "flowkit.nflows"]
     assert {e.name for e in entries} == {cls.name for cls in bridge.wrapped()}
     assert all(e.kind == "transform" and e.name.startswith("nflows.") for e in entries)
     assert len(entries) >= 15

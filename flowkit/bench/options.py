@@ -90,7 +90,8 @@ class BenchOptions:
             "amp": self.amp,
         }
         run = {k: v for k, v in self.base.to_dict().items() if k in _RUN_FIELDS}
-        return {**own, **run, **self.base.train.to_dict()}
+        # Bench's own ``compile`` (timings) wins over the training option of the same name.
+        return {**run, **self.base.train.to_dict(), **own}
 
     def validate(self) -> BenchOptions:
         if not self.couplings:

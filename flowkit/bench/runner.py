@@ -10,7 +10,8 @@ and the test log-likelihood :func:`flowkit.train.evaluation.mean_log_likelihood`
 Speed is measured after training, interleaved: each round times every law's training step,
 log_prob and sampling back to back (order rotated per round) and the matrix-product bound of
 :mod:`flowkit.bench.throughput`; the reported value is the median over rounds. ``compile`` and
-``amp`` apply to these timings only (training itself always runs eager in float32).
+``amp`` apply to these timings only (training runs eager, in ``precision``: float32 unless
+asked; test likelihoods are always evaluated in float32).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from flowkit.train.evaluation import (
     fixed_dequantization,
     mean_log_likelihood,
 )
+from flowkit.train.precision import resolve_precision
 from flowkit.train.trainer import TrainOptions, fit, make_optimizer
 
 Echo = Callable[[str], None]
@@ -183,8 +185,10 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
 
     state = {"step": 0}
 
+    precision = resolve_precision(options.precision, device)
+
     def train_step() -> None:
-        with autocast():
+        with autocast(), precision.training(flow):
             loss = -log_prob(batches[state["step"] % len(batches)]).float().mean()
         state["step"] += 1
         optimizer.zero_grad(set_to_none=True)

@@ -16,7 +16,8 @@ import click
 from flowkit.cli import commands_by_plugin, get_plugin_manager_for, get_registry
 from flowkit.hookspecs import REGISTRATION_HOOKS
 
-#: Hooks that are not registrations: called when something happens (a run finishes ...).
+#: The hook that adds commands; every hook that is neither this nor a registration hook is a
+#: listener (called when something happens: ``flowkit_run_finished``, ...).
 COMMANDS_HOOK = "flowkit_register_commands"
 
 

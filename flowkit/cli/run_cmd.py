@@ -11,6 +11,8 @@ from click.core import ParameterSource
 
 from flowkit.cli import get_registry
 from flowkit.cli.component_options import apply_component_options, option_flags
+from flowkit.cli.experiment_flags import config_option, init_from_option
+from flowkit.cli.train_flags import training_flags
 from flowkit.errors import ConfigurationError, FlowkitWarning
 from flowkit.io.schema import MAX_SEED
 from flowkit.run import config_file
@@ -32,7 +34,8 @@ from flowkit.run.signals import sigterm_as_interrupt
 from flowkit.run.tracking import tracker_callbacks
 from flowkit.train.device import DEVICE_HELP, set_threads
 from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
-from flowkit.train.options import LR_SCHEDULES, TrainOptions
+from flowkit.train.options import TrainOptions
+from flowkit.train.precision import PRECISIONS
 from flowkit.train.progress import PROGRESS_MODES
 from flowkit.train.topology import default_topology
 
@@ -56,6 +59,7 @@ RESUME_FLAGS = {
     "max_time": "max_seconds",
     "device": "device",
     "threads": "threads",
+    "compile": "compile",
 }
 #: Options that never change a run's configuration.
 NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline", "nproc", "track"}
@@ -78,16 +82,7 @@ class RunCommand(click.Command):
 
 @click.command("run", cls=RunCommand)
 @click.argument("pipeline", required=False)
-@click.option(
-    "--config",
-    "config_file",
-    metavar="FILE.toml|RECIPE",
-    is_eager=True,
-    expose_value=True,
-    callback=config_file.option_callback,
-    help="Read options from a TOML config file or a recipe (`flowkit recipes`); flags given "
-    "here override it. See docs/experiments.md.",
-)
+@config_option
 @click.option(
     "--coupling",
     metavar="NAME",
@@ -174,68 +169,7 @@ class RunCommand(click.Command):
     show_default=True,
     help="Adam learning rate (the paper's 1e-3).",
 )
-@click.option(
-    "--betas",
-    type=(float, float),
-    default=_DEFAULTS.betas,
-    show_default=True,
-    metavar="B1 B2",
-    help="Adam's decay rates (the paper's 'beta2 = 0.01' is 0.99 in today's notation).",
-)
-@click.option(
-    "--eps",
-    type=click.FloatRange(min=0, min_open=True),
-    default=_DEFAULTS.eps,
-    show_default=True,
-    help="Adam's epsilon (the paper's 1e-4).",
-)
-@click.option(
-    "--weight-decay",
-    type=click.FloatRange(min=0),
-    default=_DEFAULTS.weight_decay,
-    show_default=True,
-    help="Adam's L2 penalty on the weights.",
-)
-@click.option(
-    "--lr-schedule",
-    type=click.Choice(LR_SCHEDULES),
-    default=_DEFAULTS.lr_schedule,
-    show_default=True,
-    help="Learning rate over epochs: none (constant, the paper), cosine (down to --lr-min at "
-    "--epochs), step (times --lr-gamma every --lr-step-epochs).",
-)
-@click.option(
-    "--lr-min",
-    type=click.FloatRange(min=0),
-    default=_DEFAULTS.lr_min,
-    show_default=True,
-    help="cosine: the learning rate at the last epoch.",
-)
-@click.option(
-    "--lr-step-epochs",
-    type=_positive,
-    default=_DEFAULTS.lr_step_epochs,
-    show_default=True,
-    help="step: epochs between two decays.",
-)
-@click.option(
-    "--lr-gamma",
-    type=click.FloatRange(min=0, max=1, min_open=True),
-    default=_DEFAULTS.lr_gamma,
-    show_default=True,
-    help="step: factor of each decay.",
-)
-@click.option(
-    "--clip-grad-norm",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="MAX",
-    help="Clip the gradients' total 2-norm to MAX before each step [default: no clipping].",
-)
-@click.option(
-    "--threads",
-    type=_positive,
-    help="CPU threads for torch [default: torch's choice, usually one per core].",
-)
+@training_flags
 @click.option(
     "--patience",
     type=click.IntRange(min=0),
@@ -258,6 +192,20 @@ class RunCommand(click.Command):
 )
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=_DEFAULTS.precision,
+    show_default=True,
+    help="Training precision: bf16-mixed runs the coupling MLPs' hidden layers in bfloat16 "
+    "(data, log-dets, prior and loss stay float32); tf32 (CUDA) uses TensorFloat-32 matmuls. "
+    "Evaluation is always float32.",
+)
+@click.option(
+    "--compile",
+    is_flag=True,
+    help="Train through torch.compile (first step compiles; see benchmarks/README.md).",
+)
+@click.option(
     "--num-samples",
     type=click.IntRange(min=0),
     default=64,
@@ -277,13 +225,7 @@ class RunCommand(click.Command):
     help="Continue an interrupted run, or extend a completed one with a larger --epochs "
     "(accepts --epochs, --patience, --max-time, --device, --threads).",
 )
-@click.option(
-    "--init-from",
-    type=click.Path(dir_okay=False),
-    metavar="RUN.h5",
-    help="Start from RUN.h5's selected weights instead of a fresh initialisation (same "
-    "pipeline options; data and training options may differ). See docs/experiments.md.",
-)
+@init_from_option
 @click.option(
     "--checkpoint-every",
     type=click.FloatRange(min=0),
@@ -417,24 +359,7 @@ def _config(registry, pipeline: str, options: dict) -> RunConfig:
     for text in options["dataset_assignments"]:
         key, value = parse_assignment(text)
         dataset_options[key] = value
-    train = TrainOptions(
-        epochs=options["epochs"],
-        batch_size=options["batch_size"],
-        lr=options["lr"],
-        patience=options["patience"],
-        seed=options["seed"],
-        device=options["device"],
-        max_seconds=options["max_time"],
-        betas=tuple(options["betas"]),
-        eps=options["eps"],
-        weight_decay=options["weight_decay"],
-        lr_schedule=options["lr_schedule"],
-        lr_min=options["lr_min"],
-        lr_step_epochs=options["lr_step_epochs"],
-        lr_gamma=options["lr_gamma"],
-        clip_grad_norm=options["clip_grad_norm"],
-        threads=options["threads"],
-    )
+    train = config_file.train_options(options)  # every TrainOptions field that has a flag
     config = RunConfig(
         pipeline=pipeline,
         pipeline_options=resolve_pipeline_options(registry, pipeline, overrides),

@@ -169,6 +169,20 @@ def pipeline_table(registry: Any, pipeline: str, loaded: FileConfig) -> dict[str
     return dict(loaded.pipeline_options)
 
 
+def train_options(options: Mapping[str, Any]) -> TrainOptions:
+    """:class:`TrainOptions` from a command's parsed ``options``: every field that has a flag
+    of the same name (or its :data:`FIELD_FLAGS` name) takes the flag's value; a flag left
+    unset (None) keeps the field's default."""
+    defaults = TrainOptions()
+    values = {}
+    for f in dataclasses.fields(TrainOptions):
+        flag = FIELD_FLAGS.get(f.name, f.name)
+        if flag in options and (options[flag] is not None or getattr(defaults, f.name) is None):
+            value = options[flag]
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    return TrainOptions(**values)
+
+
 def apply_extras(config: RunConfig, loaded: FileConfig) -> RunConfig:
     """``config`` with the file's ``[train]`` table and flag-less fields applied."""
     if loaded.train:
@@ -344,4 +358,5 @@ __all__ = [
     "parse_config",
     "pipeline_table",
     "read_config_source",
+    "train_options",
 ]

@@ -41,7 +41,7 @@ from flowkit.run.signals import sigterm_as_interrupt, stop_signals_request_stop
 from flowkit.run.tracking import notify_finished, open_trackers
 from flowkit.train.device import resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
-from flowkit.train.progress import progress_callbacks
+from flowkit.train.progress import progress_callbacks, results_summary
 from flowkit.train.state import TrainState
 from flowkit.train.topology import Topology, default_topology
 from flowkit.train.trainer import Callback, TrainResult, fit
@@ -297,11 +297,7 @@ def _execute(
     with hold_signals(topology) as held:  # the file is finished whatever arrives now
         write(record(status, *final, message=results["message"]))
         if "test_log_likelihood_nats" in results:
-            say(
-                f"test log-likelihood {results['test_log_likelihood_nats']:.2f} nats/example, "
-                f"{results['test_bits_per_dim']:.4f} bits/dim ({results['test_examples']} "
-                f"examples, model of epoch {results['best_epoch']})"
-            )
+            say(results_summary(results))
         if main:
             notify_finished(registry, all_callbacks, path, status, results)
     if held.received:

@@ -20,7 +20,7 @@ def compile_available() -> tuple[bool, str]:
     if not hasattr(torch, "compile"):
         return False, f"torch {torch.__version__} has no torch.compile"
     try:
-        import torch._dynamo  # noqa: F401
+        import torch._dynamo
     except Exception as err:  # pragma: no cover - platform dependent
         return False, f"torch.compile is unavailable: {err}"
     return True, ""

@@ -27,8 +27,8 @@ from flowkit.train.evaluation import (
     evaluation_mode,
     fixed_dequantization,
 )
-from flowkit.train.schedule import make_scheduler, restore_scheduler, scheduler_state
 from flowkit.train.precision import resolve_precision
+from flowkit.train.schedule import make_scheduler, restore_scheduler, scheduler_state
 from flowkit.train.state import EpochRecord, History, TrainState, clone_state
 from flowkit.train.topology import LogLikelihood, Topology
 

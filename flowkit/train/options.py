@@ -114,6 +114,11 @@ class TrainOptions:
         for ok, message in checks:
             if not ok:
                 raise ConfigurationError(f"{message} (options: {self.to_dict()})")
+        if self.precision == "tf32":  # before any data is loaded: tf32 needs CUDA
+            from flowkit.train.device import resolve_device
+            from flowkit.train.precision import resolve_precision
+
+            resolve_precision(self.precision, resolve_device(self.device))
         return self
 
     def to_dict(self) -> dict[str, Any]:

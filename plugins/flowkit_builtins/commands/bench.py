@@ -20,6 +20,7 @@ from flowkit.cli import get_registry
 from flowkit.io.benchfile import read_bench_file, write_bench_file
 from flowkit.run.config import parse_assignment, resolve_dataset
 from flowkit.train.device import DEVICE_HELP
+from flowkit.train.precision import PRECISIONS
 
 _positive = click.IntRange(min=1)
 
@@ -153,6 +154,14 @@ def _command_line(ctx: click.Context) -> list[str]:
     "trained with bf16 MLPs lost 0.4 bits/dim on MNIST).",
 )
 @click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="fp32",
+    show_default=True,
+    help="Training precision of every run (bf16-mixed: hidden MLP layers in bfloat16; "
+    "tf32: CUDA); test likelihoods are evaluated in float32.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False),
     default="bench.h5",
@@ -213,6 +222,7 @@ def command(ctx: click.Context, **o) -> None:
         speed_rounds=o["speed_rounds"],
         compile=o["use_compile"],
         amp=o["amp"],
+        precision=o["precision"],
     )
     echo = None if o["quiet"] else (lambda text: click.echo(text, err=True))
     result = run_bench(registry, options, echo=echo)

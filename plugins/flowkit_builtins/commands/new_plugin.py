@@ -63,7 +63,7 @@ positive, never below `min_scale`, and exactly 1 when the conditioner outputs 0.
 
 ```bash
 pip install -e .                     # installs the plugin: the `flowkit` entry point
-flowkit plugins                      # lists: coupling  {name}  {name}  0.1.0
+flowkit plugins                      # lists: {name}  flowkit-{name}  0.1.0  coupling: {name}
 flowkit run nice --coupling {name}
 python -m pytest                     # flowkit's contract kit over every component, and more
 ```

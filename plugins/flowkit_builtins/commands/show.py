@@ -42,7 +42,9 @@ def describe(info: dict) -> list[str]:
     dataset = {k[len("dataset.") :]: v for k, v in config.items() if k.startswith("dataset.")}
     shape = "x".join(str(d) for d in data["event_shape"])
     levels = f", {data['levels']} levels" if data["levels"] else ", continuous"
-    sizes = ", ".join(f"{n} {split}" for split, n in data["sizes"].items())
+    order = {"train": 0, "validation": 1, "test": 2}
+    ranked = sorted(data["sizes"].items(), key=lambda item: order.get(item[0], 3))
+    sizes = ", ".join(f"{n} {split}" for split, n in ranked)
     lines.append(f"data:       {data['name']} ({data['variant']}): {sizes}; {shape}{levels}")
     lines.append(f"            {data['checksum']}" + (f"; {_pairs(dataset)}" if dataset else ""))
     other = {
