@@ -7,6 +7,7 @@ A :class:`Prior` is an ``nflows.distributions.base.Distribution``, so it plugs i
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -29,8 +30,8 @@ def check_count(value: Any, what: str = "number of samples") -> int:
 
 
 def check_temperature(temperature: float) -> float:
-    if not float(temperature) > 0.0:
-        raise ConfigurationError(f"temperature must be > 0, got {temperature!r}")
+    if not (float(temperature) > 0.0 and math.isfinite(float(temperature))):
+        raise ConfigurationError(f"temperature must be finite and > 0, got {temperature!r}")
     return float(temperature)
 
 

@@ -80,7 +80,7 @@ def test_default_output_path_and_quiet(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     written = list((tmp_path / "runs").glob("nice-*.h5"))
-    assert len(written) == 1 and f"run file: {Path('runs') / written[0].name}" in result.stdout
+    assert len(written) == 1 and result.stdout == f"{Path('runs') / written[0].name}\n"
 
 
 def test_fewer_than_three_layers_is_a_one_line_warning(tmp_path):

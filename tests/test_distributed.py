@@ -54,6 +54,17 @@ TINY = [
 BOUND = 90
 
 
+def load_scaled(seconds: float) -> float:
+    """``seconds`` stretched by how oversubscribed the cores are (load average per usable core,
+    at least 1): on a machine shared with other test suites a correct run is slower, a hung one
+    still never ends."""
+    try:
+        load = os.getloadavg()[0] / max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        load = 1.0
+    return seconds * min(max(1.0, load + 1.0), 6.0)
+
+
 def flowkit_processes(*args, env=None, launcher=()):
     """``python [LAUNCHER] -m flowkit ARGS`` from the repository root (so that
     ``tests.plugins`` imports), stdout and stderr captured."""
@@ -62,6 +73,11 @@ def flowkit_processes(*args, env=None, launcher=()):
         for k, v in os.environ.items()
         if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
     }
+    # Workers start with `python -P` (the working directory is not on their path): the test
+    # plugins under tests/ reach them through PYTHONPATH.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), environment.get("PYTHONPATH", "")) if p
+    )
     environment.update(env or {})
     return subprocess.Popen(
         [sys.executable, *launcher, "-m", "flowkit", *map(str, args)],
@@ -74,7 +90,9 @@ def flowkit_processes(*args, env=None, launcher=()):
 
 
 def finish(process, bound=BOUND):
-    """``(exit status, stdout, stderr)``; fails the test (killing the process) after ``bound``."""
+    """``(exit status, stdout, stderr)``; fails the test (killing the process) after ``bound``
+    seconds, scaled by the machine's load (:func:`load_scaled`)."""
+    bound = load_scaled(bound)
     try:
         out, err = process.communicate(timeout=bound)
     except subprocess.TimeoutExpired:
@@ -307,7 +325,7 @@ def test_ctrl_c_stops_every_process_together_and_resume_finishes_the_run(tmp_pat
             text=True,
             start_new_session=True,  # its own process group, like a terminal's foreground job
         )
-        deadline = time.monotonic() + BOUND
+        deadline = time.monotonic() + load_scaled(BOUND)
         while "epoch 3/" not in log.read_text():
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)

@@ -112,8 +112,18 @@ def scatter_figure(
     size = max(1.0, min(12.0, 3000.0 / max(len(points), 1)))
     if reference is not None:
         reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
-        axes.scatter(reference[:, 0], reference[:, 1], s=size, c="0.7", alpha=0.6, label=labels[1], linewidths=0)
-    axes.scatter(points[:, 0], points[:, 1], s=size, c="tab:blue", alpha=0.8, label=labels[0], linewidths=0)
+        axes.scatter(
+            reference[:, 0],
+            reference[:, 1],
+            s=size,
+            c="0.7",
+            alpha=0.6,
+            label=labels[1],
+            linewidths=0,
+        )
+    axes.scatter(
+        points[:, 0], points[:, 1], s=size, c="tab:blue", alpha=0.8, label=labels[0], linewidths=0
+    )
     if reference is not None:
         axes.legend(loc="upper right", markerscale=max(1.0, 30.0 / size))
     axes.set_aspect("equal", adjustable="datalim")
@@ -137,9 +147,15 @@ def histogram_figure(values: np.ndarray, *, title: str | None = None) -> Figure:
 
 
 def pairs_figure(points: np.ndarray, *, title: str | None = None, max_dims: int = 4) -> Figure:
-    """Pairwise scatter plots of the first ``max_dims`` coordinates of vector samples."""
-    points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)[:, :max_dims]
+    """Pairwise scatter plots of the first ``max_dims`` coordinates of vector samples; when
+    the data has more, the figure says which it shows."""
+    points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    total = points.shape[1]
+    points = points[:, :max_dims]
     dims = points.shape[1]
+    if total > dims:
+        shown = f"dimensions x1-x{dims} of {total}"
+        title = f"{title} ({shown})" if title else shown
     figure = new_figure(2.5 * dims, 2.5 * dims)
     size = max(1.0, min(8.0, 2000.0 / max(len(points), 1)))
     for row in range(dims):
@@ -246,8 +262,16 @@ def spectrum_figure(scales: np.ndarray, *, title: str | None = None) -> Figure:
     figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
     axes.plot(np.arange(1, len(scales) + 1), scales, color="tab:blue")
-    if np.all(scales > 0):
+    if np.all(scales > 0) and scales[0] > 2 * scales[-1]:
         axes.set_yscale("log")
+        if scales[0] < 100 * scales[-1]:  # within two decades: plain numbers, not 2x10^0
+            from matplotlib.ticker import FuncFormatter
+
+            plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+            axes.yaxis.set_major_formatter(plain)
+            axes.yaxis.set_minor_formatter(plain)
+    else:  # a narrow range: plain tick labels (a log axis would print 1.804x10^0)
+        axes.ticklabel_format(axis="y", style="plain", useOffset=False)
     axes.set_xlabel("dimension (sorted)")
     axes.set_ylabel("scale exp(s)")
     axes.grid(True, alpha=0.3, which="both")

@@ -111,7 +111,7 @@ def comparison_figure(record: BenchRecord):
     ax.set_xticks(positions, laws)
     ax.set_xlim(-0.5, len(laws) - 0.5)
     ax.set_ylabel("test bits/dim (lower is better)")
-    ax.set_title("test NLL: mean ± sd, dots = seeds")
+    ax.set_title("test bits/dim: mean ± sd, dots = seeds")
 
     ax = axes[1]
     width = 0.27

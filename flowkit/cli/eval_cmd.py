@@ -11,6 +11,7 @@ import torch
 from flowkit.cli import get_registry
 from flowkit.errors import DataError
 from flowkit.io.runfile import load_run
+from flowkit.metrics import bits_per_dim
 from flowkit.run.config import resolve_dataset
 from flowkit.train.device import DEVICE_HELP, resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
@@ -29,7 +30,22 @@ from flowkit.train.evaluation import EVALUATION_SEED, evaluate
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Examples per forward pass (memory only: the numbers do not change).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="K",
+    help="Average the log-likelihood over K dequantisation noise draws (seeds 0..K-1) and "
+    "report their spread; 1: the fixed draw of the run file's results.",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -39,6 +55,7 @@ def command(
     as_json: bool,
     device: str,
     batch_size: int,
+    draws: int,
 ) -> None:
     """Mean test log-likelihood (nats per example) and bits/dim of RUN_FILE's selected model.
 
@@ -56,6 +73,13 @@ def command(
         source, split = data, "all"
         _check_compatible(run, values, levels, data)
     result = evaluate(run.flow, values, levels, batch_size=batch_size, device=target)
+    draws = draws if levels is not None else 1  # continuous data has no noise to draw
+    extra = [
+        evaluate(run.flow, values, levels, batch_size=batch_size, device=target, seed=seed)
+        for seed in range(EVALUATION_SEED + 1, EVALUATION_SEED + draws)
+    ]
+    per_draw = np.array([e.log_likelihood_nats for e in [result, *extra]])
+    spread = float(per_draw.std(ddof=1)) if draws > 1 else float("nan")
     payload = {
         **result.as_dict(),
         "data": source,
@@ -67,13 +91,36 @@ def command(
         "status": run.status,
         "best_epoch": run.results.get("best_epoch"),
     }
+    if draws > 1:
+        mean = float(per_draw.mean())
+        payload.update(
+            draws=draws,
+            draws_log_likelihood_nats=per_draw.tolist(),
+            draws_mean_log_likelihood_nats=mean,
+            draws_mean_bits_per_dim=bits_per_dim(mean, run.features, levels),
+            draws_std_log_likelihood_nats=spread,
+        )
     if as_json:
         click.echo(json.dumps(payload, indent=2))
         return
     click.echo(
-        f"{result.log_likelihood_nats:.4f} nats/example, {result.bits_per_dim:.4f} bits/dim "
-        f"({result.examples} examples: {split} of {source})"
+        f"{result.bits_per_dim:.4f} ± {result.bits_per_dim_stderr:.4f} bits/dim, log-likelihood "
+        f"{result.log_likelihood_nats:+.4f} nats/example ± {result.log_likelihood_stderr_nats:.2f}"
+        f" (± one standard error over {result.examples} examples: {split} of {source})"
     )
+    if draws > 1:
+        mean = payload["draws_mean_log_likelihood_nats"]
+        click.echo(
+            f"over {draws} dequantisation draws: {payload['draws_mean_bits_per_dim']:.4f} "
+            f"bits/dim, log-likelihood {mean:+.4f} nats/example (spread ± {spread:.4f} nats "
+            f"between draws; the fixed draw above is {per_draw[0] - mean:+.4f} from the mean)"
+        )
+    if run.status != "completed":
+        click.echo(
+            f"note: this run is {run.status} (not completed): the model is the best of the "
+            f"epochs trained so far (epoch {run.results.get('best_epoch', '?')}); "
+            f"`flowkit run --resume {run.path}` continues it"
+        )
 
 
 def _all_examples(registry, spec: str, data_dir: str | None) -> tuple[torch.Tensor, int | None]:

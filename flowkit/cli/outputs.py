@@ -16,6 +16,7 @@ import numpy as np
 
 from flowkit.errors import ConfigurationError, RunFileError
 from flowkit.io.atomic import atomic_path
+from flowkit.io.space import check_writable_folder
 
 #: Suffixes written as arrays rather than as figures.
 ARRAY_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
@@ -58,6 +59,7 @@ def check_new_output(path: str | os.PathLike[str], force: bool) -> Path:
         raise ConfigurationError(f"output {path} already exists; pass --force to overwrite it")
     if not path.parent.is_dir():
         raise ConfigurationError(f"cannot write {path}: folder {path.parent} does not exist")
+    check_writable_folder(path.parent)  # read-only: found before anything is loaded
     return path
 
 

@@ -12,6 +12,7 @@ from click.core import ParameterSource
 from flowkit.cli import get_registry
 from flowkit.cli.component_options import apply_component_options, option_flags
 from flowkit.cli.experiment_flags import config_option, init_from_option
+from flowkit.cli.precision_options import precision_options
 from flowkit.cli.train_flags import training_flags
 from flowkit.errors import ConfigurationError, FlowkitWarning
 from flowkit.io.schema import MAX_SEED
@@ -35,7 +36,6 @@ from flowkit.run.tracking import tracker_callbacks
 from flowkit.train.device import DEVICE_HELP, set_threads
 from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
 from flowkit.train.options import TrainOptions
-from flowkit.train.precision import PRECISIONS
 from flowkit.train.progress import PROGRESS_MODES
 from flowkit.train.topology import default_topology
 
@@ -87,15 +87,25 @@ class RunCommand(click.Command):
     "--coupling",
     metavar="NAME",
     help="Coupling law: additive (paper), multiplicative, affine, or any registered by a plugin.",
+    show_default="additive",
 )
 @click.option(
     "--layers",
     type=_positive,
     help="Number of coupling layers (paper: 4; >= 3 lets every dimension influence every other).",
+    show_default="4",
 )
-@click.option("--hidden", type=_positive, help="Width of the coupling MLP (paper: 1000).")
 @click.option(
-    "--depth", type=click.IntRange(min=0), help="Hidden layers of the coupling MLP (paper: 5)."
+    "--hidden",
+    type=_positive,
+    show_default="1000",
+    help="Width of the coupling MLP (paper: 1000).",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    show_default="5",
+    help="Hidden layers of the coupling MLP (paper: 5).",
 )
 @click.option(
     "--permutation",
@@ -191,20 +201,7 @@ class RunCommand(click.Command):
     help="Seed of weights, shuffling, noise and samples (CPU runs repeat exactly).",
 )
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-@click.option(
-    "--precision",
-    type=click.Choice(PRECISIONS),
-    default=_DEFAULTS.precision,
-    show_default=True,
-    help="Training precision: bf16-mixed runs the coupling MLPs' hidden layers in bfloat16 "
-    "(data, log-dets, prior and loss stay float32); tf32 (CUDA) uses TensorFloat-32 matmuls. "
-    "Evaluation is always float32.",
-)
-@click.option(
-    "--compile",
-    is_flag=True,
-    help="Train through torch.compile (first step compiles; see benchmarks/README.md).",
-)
+@precision_options
 @click.option(
     "--num-samples",
     type=click.IntRange(min=0),
@@ -304,7 +301,9 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     if topology is not None:
         topology.close()
     if topology is None or topology.is_main_process:
-        click.echo(f"run file: {outcome.path} ({outcome.status})")
+        # -q: the path alone, for `run=$(flowkit run ... -q)`; the exit status tells the rest.
+        quiet = options["quiet"]
+        click.echo(outcome.path if quiet else f"run file: {outcome.path} ({outcome.status})")
     ctx.exit(outcome.exit_code)
 
 

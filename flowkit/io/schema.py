@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +192,7 @@ def check_dataset_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
         isinstance(shape, list) and 1 <= len(shape) <= MAX_EVENT_AXES,
         f"dataset.event_shape {shape!r:.60} is not a list of 1 to {MAX_EVENT_AXES} sizes",
     )
-    dims = [integer(d, "dataset.event_shape[]", 1, MAX_FEATURES) for d in shape]
+    dims = [integer(d, "dataset.event_shape[]", 1, MAX_FEATURES) for d in shape or []]
     want(
         math.prod(dims) <= MAX_FEATURES,
         f"dataset.event_shape {dims} has more than {MAX_FEATURES:,} dimensions",
@@ -259,7 +259,7 @@ def check_tensors(
 
 
 def check_optimizer_state(
-    state: Mapping[int, Mapping[str, Tensor]], parameters: list[Tensor]
+    state: Mapping[int, Mapping[str, Tensor]], parameters: Sequence[Tensor]
 ) -> None:
     """Adam's per-parameter state: ``exp_avg``/``exp_avg_sq`` shaped like their parameter, a
     finite non-negative scalar ``step``; indices of trainable parameters only."""

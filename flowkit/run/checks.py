@@ -34,8 +34,21 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Most parameters of a model ``flowkit run`` builds (the paper's MNIST NICE has 20 million;
 #: this is 10 GB of float32 weights before Adam's two moments and the best-model copy).
 MAX_PARAMETERS = 2_500_000_000
+#: Most bytes of samples one ``sample`` or ``report`` call draws.
+MAX_SAMPLE_BYTES = 4 * 2**30
 #: Bounds of the integer pipeline options every NICE-family pipeline understands.
 OPTION_BOUNDS = {"layers": 1000, "hidden": 1 << 20, "depth": 100}
+
+
+def check_sample_budget(count: int, features: int) -> None:
+    """``count`` samples of ``features`` dimensions fit in :data:`MAX_SAMPLE_BYTES` (float32)."""
+    needed = count * max(features, 1) * 4
+    if needed > MAX_SAMPLE_BYTES:
+        most = MAX_SAMPLE_BYTES // (max(features, 1) * 4)
+        raise ConfigurationError(
+            f"{count:,} samples of {features:,} dimensions need {needed / 2**30:,.1f} GiB; at "
+            f"most {most:,} fit in {MAX_SAMPLE_BYTES // 2**30} GiB: draw them in several calls"
+        )
 
 
 def check_run_output(path: Path, default_folder: bool = False) -> None:
@@ -129,11 +142,13 @@ def check_training_data(splits: Splits, levels: int | None) -> None:
 
 __all__ = [
     "MAX_PARAMETERS",
+    "MAX_SAMPLE_BYTES",
     "OPTION_BOUNDS",
     "check_model_size",
     "check_option_bounds",
     "check_resume_epochs",
     "check_run_output",
+    "check_sample_budget",
     "check_training_data",
     "resumable_flow",
 ]

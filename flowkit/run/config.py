@@ -79,6 +79,8 @@ class RunConfig:
         self.train.validate()
         if self.num_samples < 0:
             raise ConfigurationError(f"number of samples must be >= 0, got {self.num_samples}")
+        if not (isinstance(self.split_seed, int) and 0 <= self.split_seed < 2**32):
+            raise ConfigurationError(f"split seed must be in [0, 2**32), got {self.split_seed!r}")
         if any(not t > 0 for t in self.sample_temperatures):
             raise ConfigurationError(f"temperatures must be > 0, got {self.sample_temperatures}")
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from unittest import SkipTest
 
@@ -17,6 +18,7 @@ import torch
 
 from flowkit.registry import Registry
 from flowkit.testing.dataset_checks import iter_dataset_checks
+from flowkit.testing.extreme_checks import check_extreme_inputs
 from flowkit.testing.prior_checks import iter_prior_checks
 from flowkit.testing.transform_checks import ContractError, iter_transform_checks
 
@@ -93,6 +95,8 @@ def checks_for(
         elif kind in TRANSFORM_KINDS:
             make = lambda component=component, options=options: component(features, **options)  # noqa: E731
             pairs = iter_transform_checks(make, features, domain=domain)
+            if kind == "coupling":  # laws are also held to a finite inverse at extremes
+                pairs = [*pairs, ("extreme_inputs", partial(check_extreme_inputs, make, features))]
         elif kind == "prior":
             make = lambda component=component, options=options: component(features, **options)  # noqa: E731
             pairs = iter_prior_checks(make, features)

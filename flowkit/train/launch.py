@@ -86,7 +86,10 @@ def launch(nproc: int, args: Sequence[str], *, grace: float | None = None, echo=
         wait_for_workers=False,
         timeout=timedelta(seconds=60),
     )
-    command = [sys.executable, "-m", "flowkit", *args]
+    # -P: the working directory is not put on sys.path, so a pluggy.py or torch.py there is
+    # never imported by a worker (plain `flowkit` behaves the same); plugins come from
+    # installed distributions or PYTHONPATH.
+    command = [sys.executable, "-P", "-m", "flowkit", *args]
     processes: list[subprocess.Popen] = []
     signals = {"count": 0}
 

@@ -7,7 +7,8 @@ of NaN losses in other libraries). ``scale_bound`` selects how:
 - ``tanh`` (default): ``s = bound * tanh(u / bound)``, so the scale lies in
   ``[e^-bound, e^bound]``;
 - ``softclamp``: ``s = (2 bound / pi) * atan(u / bound)``, same range, heavier tails in ``u``;
-- ``sigmoid``: Glow's ``scale = sigmoid(u + 2)``, in ``(0, 1)`` (contracting only);
+- ``sigmoid``: Glow's ``scale = sigmoid(u + 2)``, in ``[e^-15, 1)`` (contracting only; the floor
+  keeps the inverse finite for extreme conditioner outputs);
 - ``exp``: unbounded ``s = u``; fastest, and can overflow.
 
 With the conditioner's last layer zeroed (the default), ``tanh``, ``softclamp`` and ``exp`` start
@@ -26,6 +27,8 @@ from torch import Tensor
 from flowkit import ConfigurationError, CouplingTransform, hookimpl
 
 SCALE_BOUNDS = ("tanh", "softclamp", "sigmoid", "exp")
+#: Lower bound of the sigmoid law's log-scale: the scale stays >= 3e-7, its inverse <= 3.3e6.
+SIGMOID_FLOOR = 15.0
 
 
 def bounded_log_scale(u: Tensor, kind: str, bound: float) -> Tensor:
@@ -35,7 +38,9 @@ def bounded_log_scale(u: Tensor, kind: str, bound: float) -> Tensor:
     if kind == "softclamp":
         return (2.0 * bound / math.pi) * torch.atan(u / bound)
     if kind == "sigmoid":
-        return -F.softplus(-(u + 2.0))  # log(sigmoid(u + 2))
+        # log(sigmoid(u + 2)), floored: below about -88 (float32) exp(s) underflows to 0 and the
+        # inverse divides by it; the floor keeps the inverse finite (scale >= e^-SIGMOID_FLOOR).
+        return (-F.softplus(-(u + 2.0))).clamp(min=-SIGMOID_FLOOR)
     return u
 
 
@@ -73,6 +78,12 @@ class _ScaledCoupling(CouplingTransform):
             raise ConfigurationError(f"bound must be > 0, got {bound}")
         super().__init__(features, **kwargs)
         self.scale_bound, self.bound = scale_bound, float(bound)
+
+    @property
+    def bounded_scale(self) -> bool:
+        """Whether the scale is bounded away from 0 and infinity (the contract kit's extreme-input
+        check holds such laws to a finite inverse); ``exp`` is unbounded by design."""
+        return self.scale_bound != "exp"
 
     def _log_scale(self, u: Tensor) -> Tensor:
         return bounded_log_scale(u, self.scale_bound, self.bound)

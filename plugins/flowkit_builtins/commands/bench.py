@@ -18,6 +18,7 @@ from flowkit.bench.runner import (
 )
 from flowkit.cli import get_registry
 from flowkit.io.benchfile import read_bench_file, write_bench_file
+from flowkit.io.space import check_writable_folder
 from flowkit.run.config import parse_assignment, resolve_dataset
 from flowkit.train.device import DEVICE_HELP
 from flowkit.train.precision import PRECISIONS
@@ -32,6 +33,7 @@ def _check_output(path: Path, force: bool, what: str) -> None:
         raise ConfigurationError(f"{what} {path} already exists; pass --force to overwrite it")
     if not path.parent.is_dir():
         raise ConfigurationError(f"cannot write {path}: folder {path.parent} does not exist")
+    check_writable_folder(path.parent)
 
 
 def _command_line(ctx: click.Context) -> list[str]:
@@ -78,7 +80,13 @@ def _command_line(ctx: click.Context) -> list[str]:
     metavar="KEY=VALUE",
     help="An option of the dataset, e.g. variant=full.",
 )
-@click.option("--split-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--split-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the train/validation/test split (the same for every law and repeat).",
+)
 @click.option(
     "--repeats",
     type=_positive,
@@ -86,7 +94,13 @@ def _command_line(ctx: click.Context) -> list[str]:
     show_default=True,
     help="Seeds per law (seed, seed+1, ...): the spread is over these.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the first repeat (the others: seed+1, ...): weights, shuffling, noise.",
+)
 @click.option(
     "--epochs",
     type=click.IntRange(min=0),
@@ -109,7 +123,13 @@ def _command_line(ctx: click.Context) -> list[str]:
     help="Early stopping (0 = train the whole budget; the best validation epoch is "
     "kept either way).",
 )
-@click.option("--layers", type=_positive, default=DEFAULT_MODEL["layers"], show_default=True)
+@click.option(
+    "--layers",
+    type=_positive,
+    default=DEFAULT_MODEL["layers"],
+    show_default=True,
+    help="Coupling layers of every compared model.",
+)
 @click.option(
     "--hidden",
     type=_positive,
@@ -131,8 +151,20 @@ def _command_line(ctx: click.Context) -> list[str]:
     metavar="KEY=VALUE",
     help="Any other option of the nice pipeline (JSON values), for every law.",
 )
-@click.option("--batch-size", type=_positive, default=256, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option(
+    "--batch-size",
+    type=_positive,
+    default=256,
+    show_default=True,
+    help="Examples per optimiser step.",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-3,
+    show_default=True,
+    help="Adam learning rate.",
+)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option(
     "--speed-rounds",

@@ -22,6 +22,8 @@ from flowkit import ConfigurationError, FlowkitError, check_count, check_tempera
 from flowkit.apps.inpainting import image_shape
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import check_new_output, check_run_file
+from flowkit.io.space import check_writable_folder
+from flowkit.run.checks import check_sample_budget
 from flowkit.train.device import DEVICE_HELP
 from flowkit_builtins.commands.sample import draw_samples
 
@@ -119,12 +121,15 @@ def command(
         raise ConfigurationError(
             f"cannot create {out_dir}: folder {out_dir.parent} does not exist"
         )
+    check_writable_folder(out_dir if out_dir.is_dir() else out_dir.parent)
     if out_dir.is_dir():
         for name in FILES:
             check_new_output(out_dir / name, force)
     check_run_file(run_file)
     registry = get_registry()
     run = load_run(run_file, registry, device=device)
+    if count is not None:
+        check_sample_budget(count, run.features)
 
     name = f"{run.dataset_info['name']}, {run.config.get('pipeline', 'run')} ({run.status})"
     epochs = run.metrics.get("epoch")

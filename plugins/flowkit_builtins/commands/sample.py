@@ -23,6 +23,7 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
+from flowkit.run.checks import check_sample_budget
 from flowkit.train.device import DEVICE_HELP
 
 
@@ -89,6 +90,7 @@ def command(
     check_new_output(out, force)
     check_run_file(run_file)
     run = load_run(run_file, get_registry(), device=device)
+    check_sample_budget(count, run.features)
 
     samples = draw_samples(run.flow, count, temperature, seed)
     shaped = samples.reshape(count, *run.event_shape)
