@@ -31,7 +31,7 @@ def check_count(value: Any, what: str = "number of samples") -> int:
 
 def check_temperature(temperature: float) -> float:
     if not (float(temperature) > 0.0 and math.isfinite(float(temperature))):
-        raise ConfigurationError(f"temperature must be finite and > 0, got {temperature!r}")
+        raise ConfigurationError(f"temperature must be > 0 and finite, got {temperature!r}")
     return float(temperature)
 
 

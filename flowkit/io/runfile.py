@@ -21,6 +21,7 @@ from torch import Tensor
 from flowkit.datasets import DatasetInfo
 from flowkit.errors import ConfigurationError, FlowkitWarning, RunFileError, UnknownComponentError
 from flowkit.io import schema
+from flowkit.io.checkpoint import read_checkpoint, write_checkpoint
 from flowkit.io.h5 import (
     atomic_h5,
     read_array,
@@ -111,7 +112,7 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         if record.spectrum is not None:
             handle.create_dataset("spectrum", data=np.asarray(record.spectrum, dtype=np.float64))
         if record.checkpoint is not None:
-            _write_checkpoint(handle.create_group("checkpoint"), record.checkpoint)
+            write_checkpoint(handle.create_group("checkpoint"), record.checkpoint)
 
 
 def _write_config(group: h5py.Group, config: RunConfig) -> None:
@@ -145,29 +146,6 @@ def _write_environment(group: h5py.Group, environment: dict[str, Any]) -> None:
         parent = group.create_group(section)
         for name, values in environment.get(section, {}).items():
             write_attrs(parent.create_group(name), values)
-
-
-def _write_checkpoint(group: h5py.Group, state: TrainState) -> None:
-    write_attrs(
-        group,
-        {
-            "epoch": state.epoch,
-            "best_epoch": state.best_epoch,
-            "best_valid_ll": state.best_valid_ll,
-            "bad_epochs": state.bad_epochs,
-            "elapsed_seconds": state.elapsed_seconds,
-            "initial_valid_ll": state.initial_valid_ll,
-            "scheduler": state.scheduler,  # learning-rate schedule state ({}: none)
-        },
-    )
-    write_tensors(group.create_group("model"), state.model)
-    optimizer = group.create_group("optimizer")
-    for index, values in state.optimizer.items():
-        write_tensors(optimizer.create_group(str(index)), values)
-    rng = group.create_group("rng")
-    for name, generator_state in state.rng.items():
-        rng.create_dataset(name, data=generator_state.numpy())
-        rng[name].attrs["device_type"] = state.rng_devices.get(name, "cpu")
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -248,39 +226,10 @@ def _read_record(handle: h5py.File, root: dict[str, Any]) -> RunRecord:
         environment=environment,
         history=History.from_arrays(metrics),
         model=read_tensors(handle["model"]),
-        checkpoint=_read_checkpoint(handle["checkpoint"]) if "checkpoint" in handle else None,
+        checkpoint=read_checkpoint(handle["checkpoint"]) if "checkpoint" in handle else None,
         results=schema.check_results(read_attrs(handle["results"])) if "results" in handle else {},
         samples=samples,
         spectrum=read_array(handle["spectrum"], "f").ravel() if "spectrum" in handle else None,
-    )
-
-
-def _read_checkpoint(group: h5py.Group) -> TrainState:
-    for name in ("model", "optimizer", "rng"):
-        schema.want(isinstance(group.get(name), h5py.Group), f"checkpoint has no {name} group")
-    attrs = read_attrs(group)
-    rng = group["rng"]
-    epoch = schema.integer(attrs.get("epoch"), "checkpoint epoch", 0, schema.MAX_EPOCHS)
-    optimizer = {}
-    for key, values in group["optimizer"].items():
-        schema.want(key.isdigit() and isinstance(values, h5py.Group), f"optimizer entry {key!r}")
-        optimizer[int(key)] = read_tensors(values)
-    return TrainState(
-        epoch=epoch,
-        model=read_tensors(group["model"]),
-        optimizer=optimizer,
-        best_model={},  # the selected model is the file's `model` group (filled by the reader)
-        best_epoch=schema.integer(attrs.get("best_epoch"), "checkpoint best_epoch", 0, epoch),
-        best_valid_ll=schema.number(attrs.get("best_valid_ll"), "best_valid_ll", finite=False),
-        bad_epochs=schema.integer(attrs.get("bad_epochs"), "checkpoint bad_epochs", 0, epoch),
-        rng={name: torch.from_numpy(read_array(rng[name], "u")) for name in rng},
-        rng_devices={name: str(rng[name].attrs.get("device_type", "cpu")) for name in rng},
-        history=History(),
-        elapsed_seconds=schema.number(attrs.get("elapsed_seconds"), "elapsed_seconds"),
-        initial_valid_ll=schema.number(
-            attrs.get("initial_valid_ll"), "initial_valid_ll", finite=False
-        ),
-        scheduler=dict(attrs.get("scheduler") or {}),  # absent before flowkit 0.2
     )
 
 

@@ -90,7 +90,9 @@ class CheckerboardPartition(nn.Module):
 
     def split(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
         pixels = inputs.flatten(2)
-        return self._gather(pixels, self.identity_index), self._gather(pixels, self.transform_index)
+        return self._gather(pixels, self.identity_index), self._gather(
+            pixels, self.transform_index
+        )
 
     def merge(self, x1: Tensor, x2: Tensor) -> Tensor:
         b = x1.shape[0]
