@@ -244,13 +244,13 @@ def check_device_dtype(
     domain: str = "real",
 ) -> None:
     """Outputs follow the module's dtype (float32, float64) and device; float32 round-trips."""
-    options = dict(event_shape=event_shape, domain=domain)
-    reference = prepare(make, features, torch.float64, **options)
+    reference = prepare(make, features, torch.float64, event_shape=event_shape, domain=domain)
     x64 = _inputs(features, batch, torch.float64, 5, event_shape, domain)
     y64, ld64 = reference(x64)
     for device in _devices():
         for dtype, tol in ((torch.float32, 1e-3), (torch.float64, 1e-9)):
-            t = prepare(make, features, torch.float64, **options).to(device=device, dtype=dtype)
+            t = prepare(make, features, torch.float64, event_shape=event_shape, domain=domain)
+            t = t.to(device=device, dtype=dtype)
             x = x64.to(device=device, dtype=dtype)
             y, logabsdet = t(x)
             for tensor, what in ((y, "outputs"), (logabsdet, "logabsdet")):
