@@ -47,7 +47,12 @@ ALLOWED = {
 #: configuration, so io may import ``flowkit.run.config``, a leaf module of plain data.
 CONFIG_MODULE = "flowkit.run.config"
 #: What built-in components and third-party plugins may import from flowkit.
-COMPONENT_API = {"flowkit", "flowkit.testing", "flowkit.testing.pytest_plugin", "flowkit.hookspecs"}
+COMPONENT_API = {
+    "flowkit",
+    "flowkit.testing",
+    "flowkit.testing.pytest_plugin",
+    "flowkit.hookspecs",
+}
 #: Built-in commands are applications on top of flowkit: they may use these layers too.
 COMMAND_API = COMPONENT_API | {
     "flowkit.cli",

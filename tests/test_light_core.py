@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 from click.testing import CliRunner
 
 from flowkit.cli import cli
@@ -111,7 +111,9 @@ def test_extras_in_pyproject_match_flowkit_extras():
         "optional-dependencies"
     ]
     for extra, packages in EXTRAS.items():
-        names = {spec.split(">")[0].split("=")[0].split("[")[0].strip() for spec in declared[extra]}
+        names = {
+            spec.split(">")[0].split("=")[0].split("[")[0].strip() for spec in declared[extra]
+        }
         assert set(packages) <= names, (extra, names)
     everything = declared["all"][0]
     assert all(extra in everything for extra in EXTRAS), everything

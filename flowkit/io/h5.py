@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -128,7 +129,9 @@ def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
         write_bytes(path, image)  # flowkit.io.atomic: temporary file, fsync, rename
     except OSError as err:
         if is_no_space(err):
-            raise NoSpaceError(mount_point(os.path.dirname(os.path.abspath(path))), path) from None
+            raise NoSpaceError(
+                mount_point(os.path.dirname(os.path.abspath(path))), Path(path)
+            ) from None
         raise
 
 

@@ -174,7 +174,7 @@ def train_options(options: Mapping[str, Any]) -> TrainOptions:
     of the same name (or its :data:`FIELD_FLAGS` name) takes the flag's value; a flag left
     unset (None) keeps the field's default."""
     defaults = TrainOptions()
-    values = {}
+    values: dict[str, Any] = {}
     for f in dataclasses.fields(TrainOptions):
         flag = FIELD_FLAGS.get(f.name, f.name)
         if flag in options and (options[flag] is not None or getattr(defaults, f.name) is None):

@@ -50,7 +50,7 @@ class ComponentCheck:
 
 
 def _pipeline_transform_factory(
-    registry: Registry, component: type, options: dict, event_shape: tuple[int, ...] | None
+    registry: Registry, component: type[Any], options: dict, event_shape: tuple[int, ...] | None
 ) -> Callable:
     def make():
         pipeline = component()
@@ -63,7 +63,10 @@ def _pipeline_transform_factory(
 
 
 def checks_for(
-    kind: str, component: type, registry: Registry | None = None, features: int = CHECK_FEATURES
+    kind: str,
+    component: type[Any],
+    registry: Registry | None = None,
+    features: int = CHECK_FEATURES,
 ) -> Iterator[ComponentCheck]:
     """Every check of one component class, for each of its ``contract_examples``.
 
@@ -83,35 +86,36 @@ def checks_for(
         yield ComponentCheck(kind, component.name, {}, "skipped", lambda: _skip(reason))
         return
     domain = getattr(component, "contract_domain", "real")
+    constructor: Callable[..., Any] = component  # typed as a plain callable for partial()
     for example in getattr(component, "contract_examples", None) or [{}]:
         example = dict(example)
         options = {k: v for k, v in example.items() if k != "event_shape"}
         shape = tuple(example["event_shape"]) if "event_shape" in example else None
         if kind in TRANSFORM_KINDS and shape is not None:
-            make = lambda component=component, options=options, shape=shape: component(  # noqa: E731
-                shape, **options
+            make: Callable[..., Any] = partial(constructor, shape, **options)
+            pairs = list(
+                iter_transform_checks(make, math.prod(shape), event_shape=shape, domain=domain)
             )
-            pairs = iter_transform_checks(make, math.prod(shape), event_shape=shape, domain=domain)
         elif kind in TRANSFORM_KINDS:
-            make = lambda component=component, options=options: component(features, **options)  # noqa: E731
-            pairs = iter_transform_checks(make, features, domain=domain)
+            make = partial(constructor, features, **options)
+            pairs = list(iter_transform_checks(make, features, domain=domain))
             if kind == "coupling":  # laws are also held to a finite inverse at extremes
                 pairs = [*pairs, ("extreme_inputs", partial(check_extreme_inputs, make, features))]
         elif kind == "prior":
-            make = lambda component=component, options=options: component(features, **options)  # noqa: E731
-            pairs = iter_prior_checks(make, features)
+            make = partial(constructor, features, **options)
+            pairs = list(iter_prior_checks(make, features))
         elif kind == "dataset":
-            make = lambda component=component, options=options, **kw: component(  # noqa: E731
-                **{**options, **kw}
-            )
-            pairs = iter_dataset_checks(make)
+            make = partial(constructor, **options)  # later keywords (seed=...) win
+            pairs = list(iter_dataset_checks(make))
         elif kind == "pipeline":
             if registry is None:
                 raise ValueError("checking a pipeline needs the registry it builds from")
-            pairs = iter_transform_checks(
-                _pipeline_transform_factory(registry, component, options, shape),
-                math.prod(shape) if shape is not None else features,
-                domain=domain,
+            pairs = list(
+                iter_transform_checks(
+                    _pipeline_transform_factory(registry, component, options, shape),
+                    math.prod(shape) if shape is not None else features,
+                    domain=domain,
+                )
             )
         else:
             continue
@@ -131,7 +135,7 @@ def component_checks(
     return checks
 
 
-def check_component(kind: str, component: type, registry: Registry | None = None) -> None:
+def check_component(kind: str, component: type[Any], registry: Registry | None = None) -> None:
     """Run every check of one component class; raises ContractError on the first failure."""
     with torch.random.fork_rng():
         for check in checks_for(kind, component, registry):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import numpy as np
 
 from flowkit.testing.transform_checks import ContractError
 
-Factory = Callable[..., object]
+#: A callable that builds the dataset under test from keyword options (``seed=`` ...).
+Factory = Callable[..., Any]
 
 
 def check_dataset_splits(make: Factory) -> None:
@@ -55,7 +58,7 @@ DATASET_CHECKS: dict[str, Callable[..., None]] = {
 
 def iter_dataset_checks(make: Factory) -> Iterator[tuple[str, Callable[[], None]]]:
     for name, check in DATASET_CHECKS.items():
-        yield name, (lambda check=check: check(make))
+        yield name, partial(check, make)
 
 
 def check_dataset(make: Factory) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from flowkit.errors import ConfigurationError
 from flowkit.testing.transform_checks import ContractError
 
-Factory = Callable[[], nn.Module]
+#: A zero-argument callable that returns a new instance of the prior under test.
+Factory = Callable[[], Any]
 
 
 def _points(features: int, rows: int = 7) -> torch.Tensor:
@@ -105,7 +107,7 @@ def iter_prior_checks(
     make: Factory, features: int = 4
 ) -> Iterator[tuple[str, Callable[[], None]]]:
     for name, check in PRIOR_CHECKS.items():
-        yield name, (lambda check=check: check(make, features))
+        yield name, partial(check, make, features)
 
 
 def check_prior(make: Factory, features: int = 4) -> None:

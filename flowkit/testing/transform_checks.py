@@ -20,11 +20,14 @@ With either, the inverse direction is checked on real inputs shaped like the for
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-Factory = Callable[[], nn.Module]
+#: A zero-argument callable that returns a new instance of the component under test.
+Factory = Callable[[], Any]
 Shape = Sequence[int] | None
 
 
@@ -55,6 +58,10 @@ def _shaped(data: Tensor, event_shape: Shape, domain: str) -> Tensor:
 
 
 @torch.no_grad()
+def _first_output(function: Callable[[Tensor], tuple[Tensor, Tensor]], inputs: Tensor) -> Tensor:
+    return function(inputs)[0]
+
+
 def prepare(
     make: Factory,
     features: int,
@@ -64,7 +71,7 @@ def prepare(
     *,
     event_shape: Shape = None,
     domain: str = "real",
-) -> nn.Module:
+) -> Any:
     """A fresh transform in ``dtype``, initialised from example data and perturbed."""
     torch.manual_seed(seed)
     transform = make().to(dtype)
@@ -196,7 +203,7 @@ def check_logabsdet(
             x = _inverse_inputs(t, x_forward, 3, event_shape, domain)
         _, logabsdet = function(x)
         for i in range(batch):
-            exact = _jacobian_logabsdet(lambda v, f=function: f(v)[0], x[i])
+            exact = _jacobian_logabsdet(partial(_first_output, function), x[i])
             if not abs(exact - logabsdet[i].item()) <= atol * max(1.0, abs(exact)):
                 raise ContractError(
                     f"{direction} logabsdet {logabsdet[i].item():.10g} differs from the autograd "
@@ -346,9 +353,9 @@ def iter_transform_checks(
     make: Factory, features: int = 6, *, event_shape: Shape = None, domain: str = "real"
 ) -> Iterator[tuple[str, Callable[[], None]]]:
     """``(check name, zero-argument check)`` pairs, for parametrised tests."""
-    options = dict(event_shape=event_shape, domain=domain)
+    options: dict[str, Any] = {"event_shape": event_shape, "domain": domain}
     for name, check in TRANSFORM_CHECKS.items():
-        yield name, (lambda check=check: check(make, features, **options))
+        yield name, partial(check, make, features, **options)
 
 
 def check_transform(
