@@ -31,6 +31,7 @@ from flowkit.plugins import PluginWarning, get_plugin_manager
 from flowkit.priors import Prior, check_count, check_temperature
 from flowkit.registry import Registry, load_registry
 from flowkit.trackers import TrackedRun, Tracker
+from flowkit.trackers import result_metrics as tracker_metrics
 from flowkit.transforms import CompositeTransform, InverseTransform, Transform
 from flowkit.version import __version__
 
@@ -74,4 +75,5 @@ __all__ = [
     "partition_indices",
     "require",
     "split_indices",
+    "tracker_metrics",
 ]

@@ -68,7 +68,7 @@ def test_installed_skeleton_is_discovered_and_passes_its_tests(tmp_path):
         timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "15 passed" in run.stdout  # 2 constructor examples x 7 checks, and the training test
+    assert "17 passed" in run.stdout  # 2 constructor examples x 8 checks, and the training test
 
 
 def test_refuses_to_overwrite_without_force(tmp_path):

@@ -61,7 +61,7 @@ def test_one_line_checks_every_component_of_the_plugin_and_only_those(pytester):
     pytester.makepyfile(goodplugin=textwrap.dedent(GOOD_PLUGIN))
     pytester.makepyfile(test_good=textwrap.dedent(ONE_LINE_TEST.format(module="goodplugin")))
     result = pytester.runpytest_inprocess("-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=7)  # 7 transform checks x 1 constructor example
+    result.assert_outcomes(passed=8)  # 7 transform checks + extreme inputs, 1 example
     result.stdout.fnmatch_lines(["*coupling:pt_good?hidden=8,depth=1?:logabsdet? PASSED*"])
     assert "additive" not in result.stdout.str()
 
@@ -70,7 +70,7 @@ def test_a_broken_log_det_fails_the_logabsdet_check_by_name(pytester):
     pytester.makepyfile(brokenplugin=textwrap.dedent(BROKEN_PLUGIN))
     pytester.makepyfile(test_broken=textwrap.dedent(ONE_LINE_TEST.format(module="brokenplugin")))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, failed=2)
+    result.assert_outcomes(passed=6, failed=2)
     result.stdout.fnmatch_lines(["*logabsdet 0 differs from the autograd Jacobian*"])
     # The summary line may or may not carry the error message (it depends on the terminal
     # width), so take the check name from the test id only.
@@ -98,7 +98,7 @@ def test_parametrize_helper_with_own_body_and_kind_filter(pytester):
             """
         )
     )
-    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=7)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=8)
 
 
 def test_a_plugin_without_components_is_a_collection_error(pytester):

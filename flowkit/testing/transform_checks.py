@@ -57,11 +57,11 @@ def _shaped(data: Tensor, event_shape: Shape, domain: str) -> Tensor:
     return data if event_shape is None else data.reshape(len(data), *event_shape)
 
 
-@torch.no_grad()
 def _first_output(function: Callable[[Tensor], tuple[Tensor, Tensor]], inputs: Tensor) -> Tensor:
     return function(inputs)[0]
 
 
+@torch.no_grad()
 def prepare(
     make: Factory,
     features: int,

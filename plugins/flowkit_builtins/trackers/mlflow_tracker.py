@@ -20,8 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flowkit import TrackedRun, Tracker
-from flowkit.trackers import result_metrics
+from flowkit import TrackedRun, Tracker, tracker_metrics
 
 RUN_FILE_TAG = "flowkit.run_file"
 #: MLflow's status for each flowkit status.
@@ -91,7 +90,7 @@ class MLflowTracker(Tracker):
         self._log(metrics, epoch)
 
     def finish(self, status: str, results: Mapping[str, Any]) -> None:
-        self._log(result_metrics(results), int(results.get("epochs_completed") or 0))
+        self._log(tracker_metrics(results), int(results.get("epochs_completed") or 0))
         self.client.set_tag(self.run_id, "flowkit.status", status)
         self.client.set_terminated(self.run_id, status=MLFLOW_STATUS.get(status, "FINISHED"))
 

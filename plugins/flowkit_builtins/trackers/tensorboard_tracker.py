@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flowkit import TrackedRun, Tracker
-from flowkit.trackers import result_metrics
+from flowkit import TrackedRun, Tracker, tracker_metrics
 
 
 class TensorBoardTracker(Tracker):
@@ -47,7 +46,7 @@ class TensorBoardTracker(Tracker):
 
     def finish(self, status: str, results: Mapping[str, Any]) -> None:
         step = int(results.get("epochs_completed") or self.last_step)
-        for key, value in result_metrics(results).items():
+        for key, value in tracker_metrics(results).items():
             if key.startswith("test/"):
                 self.writer.add_scalar(key, value, step)
         self.writer.add_text("status", f"{status}: {results.get('message', '')}", step)
