@@ -222,6 +222,20 @@ def test_tracker_failing_mid_run_is_dropped_with_one_warning(tmp_path, tracker_p
     assert read_run_record(out).status == "completed"
 
 
+def test_trackers_are_finished_as_failed_when_training_raises(
+    tmp_path, tracker_plugin, monkeypatch
+):
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("flowkit.run.runner.fit", broken_fit)
+    result, _ = run_cli(tmp_path, "--track", "recorder", plugins=[tracker_plugin])
+    assert result.exit_code != 0
+    assert [event[0] for event in Recorder.events] == ["start", "finish"]
+    _, status, results = Recorder.events[-1]
+    assert status == "failed" and results["message"] == "RuntimeError: out of memory"
+
+
 def test_trackers_are_listed_as_a_plugin_kind():
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0, result.output

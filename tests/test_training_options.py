@@ -190,6 +190,29 @@ def test_extending_a_completed_run_equals_training_longer(tmp_path):
     assert again.exit_code == 2 and "--epochs larger than 4" in again.stderr
 
 
+def test_resume_boundaries_are_recorded_and_marked_on_the_learning_curves(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from flowkit.apps.figures import learning_curves_figure
+    from flowkit.io.runfile import read_run_record
+
+    path = tmp_path / "run.h5"
+    assert flowkit("run", *MOONS, "--epochs", 2, "--out", path).exit_code == 0
+    assert read_run_record(path).resumed_after == []
+    for epochs in (3, 5):
+        assert flowkit("run", "--resume", path, "--epochs", epochs, "-q").exit_code == 0
+    record = read_run_record(path)
+    assert record.resumed_after == [2, 3] and len(record.history) == 5
+    curves = {"validation": record.history["valid_nll_nats"]}
+    axes = learning_curves_figure(curves, resumed_after=record.resumed_after).axes[0]
+    marked = [line.get_xdata()[0] for line in axes.lines if line.get_linestyle() == "--"]
+    assert marked == [2.5, 3.5]
+    assert "resumed" in [text.get_text() for text in axes.get_legend().get_texts()]
+    report = flowkit("report", path, "--out", tmp_path / "report", "-n", 10)
+    assert report.exit_code == 0, report.output
+
+
 def test_init_from_starts_from_the_runs_weights(tmp_path):
     source, start = tmp_path / "source.h5", tmp_path / "start.h5"
     assert flowkit("run", *MOONS, "--epochs", 2, "--out", source).exit_code == 0

@@ -209,11 +209,14 @@ def learning_curves_figure(
     ylabel: str = "negative log-likelihood (nats)",
     title: str | None = None,
     best_epoch: int | None = None,
+    resumed_after: Sequence[int] = (),
 ) -> Figure:
     """One line per curve (e.g. ``{"train": [...], "validation": [...]}``) against the epoch.
 
     ``epochs`` gives the x values (default 1, 2, ...). Non-finite values (a diverged epoch) are
-    left out of the line. ``best_epoch`` marks the selected model with a dotted vertical line.
+    left out of the line. ``best_epoch`` marks the selected model with a dotted vertical line;
+    each epoch of ``resumed_after`` (training stopped after it and was resumed) a dashed one
+    between that epoch and the next.
     """
     figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
@@ -238,6 +241,14 @@ def learning_curves_figure(
         axes.axvline(
             best_epoch, color="0.5", linestyle=":", label=f"selected (epoch {best_epoch})"
         )
+    for i, epoch in enumerate(resumed_after):
+        axes.axvline(
+            epoch + 0.5,
+            color="tab:red",
+            linestyle="--",
+            alpha=0.6,
+            label="resumed" if i == 0 else "_nolegend_",
+        )
     if drawn == 0:
         message = "no finite values recorded" if recorded else "no epoch completed yet"
         axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
@@ -245,7 +256,7 @@ def learning_curves_figure(
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
-    if drawn or best_epoch is not None:
+    if drawn or best_epoch is not None or resumed_after:
         axes.legend()
     if title:
         axes.set_title(title)

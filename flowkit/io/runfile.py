@@ -70,6 +70,8 @@ class RunRecord:
     spectrum: np.ndarray | None = None
     message: str = ""
     updated: str = ""
+    #: Epochs completed when each ``--resume`` started (learning curves mark them).
+    resumed_after: list[int] = field(default_factory=list)
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -101,6 +103,8 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         metrics = handle.create_group("metrics")
         for name, values in record.history.as_arrays().items():
             metrics.create_dataset(name, data=values)
+        if record.resumed_after:
+            metrics.attrs["resumed_after_epochs"] = np.asarray(record.resumed_after, np.int64)
         write_tensors(handle.create_group("model"), record.model)
         if record.results:
             write_attrs(handle.create_group("results"), record.results)
@@ -216,6 +220,11 @@ def _read_record(handle: h5py.File, root: dict[str, Any]) -> RunRecord:
         all(v.ndim == 1 and len(v) <= schema.MAX_EPOCHS for v in metrics.values()),
         "metrics are not one value per epoch",
     )
+    resumed = np.atleast_1d(np.asarray(handle["metrics"].attrs.get("resumed_after_epochs", [])))
+    schema.want(
+        resumed.ndim == 1 and len(resumed) <= schema.MAX_EPOCHS and resumed.dtype.kind in "iuf",
+        "metrics attribute resumed_after_epochs is not a list of epochs",
+    )
     return RunRecord(
         status=root["status"],
         created=root.get("created", ""),
@@ -230,6 +239,7 @@ def _read_record(handle: h5py.File, root: dict[str, Any]) -> RunRecord:
         results=schema.check_results(read_attrs(handle["results"])) if "results" in handle else {},
         samples=samples,
         spectrum=read_array(handle["spectrum"], "f").ravel() if "spectrum" in handle else None,
+        resumed_after=[int(epoch) for epoch in resumed],
     )
 
 

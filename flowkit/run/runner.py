@@ -38,7 +38,7 @@ from flowkit.run.config import (
 from flowkit.run.extend import build_start_flow, check_resumable
 from flowkit.run.finish import Checkpointer, RunWriter, final_status, hold_signals, results_of
 from flowkit.run.signals import sigterm_as_interrupt, stop_signals_request_stop
-from flowkit.run.tracking import notify_finished, open_trackers
+from flowkit.run.tracking import finish_trackers, notify_finished, open_trackers
 from flowkit.train.device import resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
 from flowkit.train.progress import progress_callbacks, results_summary
@@ -128,6 +128,7 @@ def start_run(
         flow,
         None,
         created,
+        [],
         callbacks,
         progress,
         checkpoint_seconds,
@@ -182,6 +183,7 @@ def resume_run(
         flow,
         state,
         record.created,
+        [*record.resumed_after, state.epoch],
         callbacks,
         progress,
         checkpoint_seconds,
@@ -199,6 +201,7 @@ def _execute(
     flow,
     state,
     created,
+    resumed_after,
     callbacks,
     progress,
     checkpoint_seconds,
@@ -243,6 +246,7 @@ def _execute(
             samples=samples or {},
             spectrum=spectrum,
             message=message,
+            resumed_after=resumed_after,
         )
 
     def running(state: TrainState, status: str = "running", message: str = "") -> RunRecord:
@@ -264,9 +268,12 @@ def _execute(
                 topology=topology,
             )
     except Exception as err:
+        failure = f"{type(err).__name__}: {err}"
         if checkpointer.latest is not None:
             with contextlib.suppress(Exception):  # keep the original error in view
-                write(running(checkpointer.latest, "failed", f"{type(err).__name__}: {err}"))
+                write(running(checkpointer.latest, "failed", failure))
+        if main:  # the trackers' runs end too, marked failed
+            finish_trackers(all_callbacks, "failed", {"message": failure})
         raise
     status, message = final_status(result)  # "failed" also when no epoch improved
     if status == "failed":

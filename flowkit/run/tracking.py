@@ -130,13 +130,18 @@ def open_trackers(
         host.open(run)
 
 
+def finish_trackers(callbacks: Iterable[Callback], status: str, results: dict[str, Any]) -> None:
+    """End the trackers' runs (also when training raised, with status ``failed``)."""
+    for callback in callbacks:
+        if isinstance(callback, TrackingCallback):
+            callback.finish(status, results)
+
+
 def notify_finished(
     registry, callbacks: Iterable[Callback], path: Path, status: str, results: dict[str, Any]
 ) -> None:
     """The run file is complete: tell the trackers and the ``flowkit_run_finished`` hook."""
-    for callback in callbacks:
-        if isinstance(callback, TrackingCallback):
-            callback.finish(status, results)
+    finish_trackers(callbacks, status, results)
     pm = getattr(registry, "plugin_manager", None)
     if pm is None:
         return
@@ -148,6 +153,7 @@ __all__ = [
     "TRACKER_KIND",
     "TrackerWarning",
     "TrackingCallback",
+    "finish_trackers",
     "notify_finished",
     "open_trackers",
     "parse_track_spec",
