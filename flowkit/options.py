@@ -70,14 +70,24 @@ def check_options(
     :param reserved: arguments the caller passes itself; a mapping may say how the user sets
         each instead (``{"hidden": "--hidden"}``).
     """
-    hints = dict(reserved) if isinstance(reserved, Mapping) else dict.fromkeys(reserved, "")
+    _checked(cls, options, what, _hints(reserved), last)
+
+
+def _hints(reserved: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
+    return dict(reserved) if isinstance(reserved, Mapping) else dict.fromkeys(reserved, "")
+
+
+def _checked(
+    cls: type, options: Mapping[str, Any], what: str, hints: dict[str, str], last: type | None
+) -> dict[str, Any] | None:
+    """:func:`check_options`; returns the constructor options it checked against."""
     known = constructor_options(cls, reserved=hints, last=last)
     for name in options:
         if name in hints:
             how = f" (use {hints[name]})" if hints[name] else ""
             raise ConfigurationError(f"the {what} gets {name!r} from the pipeline{how}")
     if known is None:
-        return
+        return None
     unknown = [name for name in options if name not in known]
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(known), n=1, cutoff=0.6)
@@ -87,6 +97,7 @@ def check_options(
             f"the {what} has no option {', '.join(map(repr, unknown))}{hint} "
             f"(its options: {listed})"
         )
+    return known
 
 
 def resolve_options(
@@ -104,9 +115,7 @@ def resolve_options(
     :param defaults_from: base classes whose own constructor arguments are not recorded
         unless given (e.g. :class:`flowkit.Dataset`'s split fractions).
     """
-    check_options(cls, options, what=what, reserved=reserved, last=last)
-    hints = dict(reserved) if isinstance(reserved, Mapping) else dict.fromkeys(reserved, "")
-    known = constructor_options(cls, reserved=hints, last=last) or {}
+    known = _checked(cls, options, what, _hints(reserved), last) or {}
     skip = set()
     for base in defaults_from:
         skip |= set(constructor_options(base, last=base) or {})

@@ -54,10 +54,6 @@ class PluginInfo:
     #: when two distributions declare the same one); None for explicit plugins.
     entry_point: str | None = None
 
-    @property
-    def builtin(self) -> bool:
-        return self.distribution == BUILTIN_DISTRIBUTION
-
 
 @dataclass(frozen=True)
 class LoadFailure:
@@ -103,9 +99,10 @@ class FlowkitPluginManager(pluggy.PluginManager):
         module = getattr(plugin, "__name__", type(plugin).__name__)
         self.plugin_info[name] = PluginInfo(name, module, distribution, version, entry_point)
 
-    def block_hint(self, name: str) -> str:
-        """How a user blocks plugin ``name``: ``-p no:NAME or FLOWKIT_DISABLE_PLUGINS=NAME``."""
-        return f"`flowkit -p no:{name}` (or {DISABLE_ENV}={name})"
+
+def block_hint(name: str) -> str:
+    """How a user blocks plugin ``name``: ``-p no:NAME or FLOWKIT_DISABLE_PLUGINS=NAME``."""
+    return f"`flowkit -p no:{name}` (or {DISABLE_ENV}={name})"
 
 
 def _split_names(value: str | None) -> list[str]:
@@ -264,6 +261,7 @@ __all__ = [
     "LoadFailure",
     "PluginInfo",
     "PluginWarning",
+    "block_hint",
     "call_each",
     "get_plugin_manager",
 ]

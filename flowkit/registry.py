@@ -21,6 +21,7 @@ from flowkit.plugins import (
     BUILTIN_DISTRIBUTION,
     FlowkitPluginManager,
     PluginWarning,
+    block_hint,
     call_each,
     get_plugin_manager,
 )
@@ -168,10 +169,6 @@ class Registry:
         """Every entry of every contested name (each plugin's claim)."""
         return [entry for key in sorted(self._conflicts) for entry in self._conflicts[key]]
 
-    def conflicts(self) -> list[PluginConflictError]:
-        """One error per contested name (what using that name raises)."""
-        return [self._conflict_error(key) for key in sorted(self._conflicts)]
-
     def _conflict_error(self, key: tuple[str, str]) -> PluginConflictError:
         kind, name = key
         # Built-ins first: they are never the ones to block.
@@ -179,12 +176,11 @@ class Registry:
             self._conflicts[key], key=lambda e: e.distribution != BUILTIN_DISTRIBUTION
         )
         third_party = [e.plugin for e in entries if e.distribution != BUILTIN_DISTRIBUTION]
-        hint = self.plugin_manager.block_hint if self.plugin_manager else _block_hint
         target = third_party[-1] if third_party else entries[-1].plugin
         who = "the third-party plugin" if len(third_party) < len(entries) else "one of them, e.g."
         advice = (
             f"everything else works, but the {kind} {name!r} cannot be used until you block "
-            f"{who} {target!r} with {hint(target)} or {target!r} renames its {kind}"
+            f"{who} {target!r} with {block_hint(target)} or {target!r} renames its {kind}"
         )
         first, *others = (e.plugin for e in entries)
         return PluginConflictError(kind, name, first, ", ".join(others), advice)
@@ -233,10 +229,6 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def _block_hint(name: str) -> str:
-    return f"`flowkit -p no:{name}`"
 
 
 def load_registry(

@@ -184,11 +184,10 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
         return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
 
     state = {"step": 0}
-
     precision = resolve_precision(options.precision, device)
 
     def train_step() -> None:
-        with autocast(), precision.training(flow):
+        with autocast():
             loss = -log_prob(batches[state["step"] % len(batches)]).float().mean()
         state["step"] += 1
         optimizer.zero_grad(set_to_none=True)
@@ -208,7 +207,8 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
     def timed(call: Callable[[], None], examples: int, training: bool) -> Callable[[], float]:
         def job() -> float:
             flow.train(training)
-            context = nullcontext() if training else torch.no_grad()
+            # As in the trainer: the precision policy is applied once around the steps.
+            context = precision.training(flow) if training else torch.no_grad()
             with context:
                 call()  # warm-up
                 calls, seconds = 0, 0.0

@@ -26,6 +26,7 @@ from flowkit.run.config import (
 from flowkit.run.extend import check_init_source
 from flowkit.run.runner import (
     EXIT_INTERRUPTED,
+    RESUMABLE_OVERRIDES,
     check_output,
     default_run_path,
     resume_run,
@@ -52,15 +53,9 @@ PIPELINE_FLAGS = (
     "partition",
     "activation",
 )
-#: Options ``--resume`` accepts (the rest of the configuration comes from the run file).
-RESUME_FLAGS = {
-    "epochs": "epochs",
-    "patience": "patience",
-    "max_time": "max_seconds",
-    "device": "device",
-    "threads": "threads",
-    "compile": "compile",
-}
+#: Options ``--resume`` accepts, by parameter name -> the training option each sets: those of
+#: :data:`RESUMABLE_OVERRIDES` (the rest of the configuration comes from the run file).
+RESUME_FLAGS = {config_file.FIELD_FLAGS.get(name, name): name for name in RESUMABLE_OVERRIDES}
 #: Options that never change a run's configuration.
 NEUTRAL_FLAGS = {"resume", "quiet", "progress", "checkpoint_every", "pipeline", "nproc", "track"}
 #: ``ctx.meta`` key of the command's own arguments (``--nproc`` passes them on to each process).
@@ -389,9 +384,10 @@ def _resume_overrides(ctx: click.Context, pipeline: str | None, options: dict) -
         if name in RESUME_FLAGS:
             overrides[RESUME_FLAGS[name]] = options[name]
         elif name not in NEUTRAL_FLAGS:
-            flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+            flags = {p.name: p.opts[0] for p in ctx.command.params}
+            allowed = ", ".join(flags[n] for n in RESUME_FLAGS if n in flags)
             raise ConfigurationError(
-                f"--resume continues the run with its stored configuration; {flag} cannot be "
-                f"changed (allowed: --epochs, --patience, --max-time, --device, --threads)"
+                f"--resume continues the run with its stored configuration; {flags[name]} "
+                f"cannot be changed (allowed: {allowed})"
             )
     return overrides

@@ -1,8 +1,9 @@
 """Optimiser, schedule and thread flags of ``flowkit run`` (``--betas``, ``--eps``,
 ``--weight-decay``, ``--lr-schedule``, ``--lr-min``, ``--lr-step-epochs``, ``--lr-gamma``,
-``--clip-grad-norm``, ``--threads``): one decorator adds them, one function reads them back
-as :class:`~flowkit.train.options.TrainOptions` fields. Being Click options of ``run``, they are
-config-file keys too (:mod:`flowkit.run.config_file`)."""
+``--clip-grad-norm``, ``--threads``): one decorator adds them. Each is named like the
+:class:`~flowkit.train.options.TrainOptions` field it sets, so
+:func:`flowkit.run.config_file.train_options` reads them back with every other training flag,
+and, being Click options of ``run``, they are config-file keys too."""
 
 from __future__ import annotations
 
@@ -16,19 +17,6 @@ from flowkit.train.options import LR_SCHEDULES, TrainOptions
 _DEFAULTS = TrainOptions()
 _positive = click.IntRange(min=1)
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: The flags' parameter names, which are also the TrainOptions fields they set.
-FIELDS = (
-    "betas",
-    "eps",
-    "weight_decay",
-    "lr_schedule",
-    "lr_min",
-    "lr_step_epochs",
-    "lr_gamma",
-    "clip_grad_norm",
-    "threads",
-)
 
 _OPTIONS = [
     click.option(
@@ -103,11 +91,4 @@ def training_flags(function: F) -> F:
     return function
 
 
-def training_flag_values(options: dict[str, Any]) -> dict[str, Any]:
-    """The TrainOptions keyword arguments of the command's parsed ``options``."""
-    values = {name: options[name] for name in FIELDS}
-    values["betas"] = tuple(values["betas"])
-    return values
-
-
-__all__ = ["FIELDS", "training_flag_values", "training_flags"]
+__all__ = ["training_flags"]

@@ -64,7 +64,8 @@ def read_checkpoint(group: h5py.Group) -> TrainState:
         initial_valid_ll=schema.number(
             attrs.get("initial_valid_ll"), "initial_valid_ll", finite=False
         ),
-        scheduler=dict(attrs.get("scheduler") or {}),  # absent before flowkit 0.2
+        # absent before flowkit 0.2
+        scheduler=schema.mapping(attrs.get("scheduler") or {}, "checkpoint scheduler"),
     )
 
 

@@ -229,12 +229,6 @@ def check_results(results: Any) -> dict[str, Any]:
     return results
 
 
-def check_array(array: np.ndarray, where: str, kinds: str = "fiub") -> np.ndarray:
-    """A plain numeric array (no strings, objects or compound types)."""
-    want(array.dtype.kind in kinds, f"{where} has dtype {array.dtype}, expected numbers")
-    return array
-
-
 # ---- tensors against what the configuration builds ------------------------------------------
 
 
@@ -328,7 +322,6 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_SEED",
     "DamagedRunFile",
-    "check_array",
     "check_config_dict",
     "check_dataset_attrs",
     "check_generator_states",

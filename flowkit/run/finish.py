@@ -1,4 +1,5 @@
-"""How a run ends: its final status, the writes of its run file, and signals while finishing.
+"""How a run ends: its final status and the writes of its run file (signals while finishing:
+:func:`flowkit.run.signals.hold_signals`).
 
 Every moment of a run has one outcome (docs/run-file.md, "Endings"):
 
@@ -17,19 +18,15 @@ one, and saying ``completed`` would hide that (e.g. ``--lr 10``).
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flowkit.errors import FlowkitError
 from flowkit.io.space import NoSpaceError, remove_stale_temporaries
 from flowkit.train.state import TrainState
-from flowkit.train.topology import Topology
 from flowkit.train.trainer import Callback, EpochEnd, FitStart, TrainResult
 
 
@@ -109,37 +106,6 @@ class Checkpointer(Callback):
             self._save(self.latest)
 
 
-class HeldSignals:
-    """Which signals arrived while held (see :func:`hold_signals`)."""
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-
-    def describe(self) -> str:
-        names = sorted({signal.Signals(s).name for s in self.received})
-        return " and ".join(names)
-
-
-@contextlib.contextmanager
-def hold_signals(topology: Topology) -> Iterator[HeldSignals]:
-    """SIGINT and SIGTERM are recorded, not acted on, while the file is finished (a write that
-    is cut short leaves the previous version, whose status is ``running``)."""
-    held = HeldSignals()
-    if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
-        yield held
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        held.received.append(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield held
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-
 def results_of(result: TrainResult, parameters: int, device: Any) -> dict[str, Any]:
     return {
         "best_epoch": result.best_epoch,
@@ -158,9 +124,7 @@ def results_of(result: TrainResult, parameters: int, device: Any) -> dict[str, A
 __all__ = [
     "Checkpointer",
     "DiskFullError",
-    "HeldSignals",
     "RunWriter",
     "final_status",
-    "hold_signals",
     "results_of",
 ]

@@ -36,8 +36,8 @@ from flowkit.run.config import (
     check_components,
 )
 from flowkit.run.extend import build_start_flow, check_resumable
-from flowkit.run.finish import Checkpointer, RunWriter, final_status, hold_signals, results_of
-from flowkit.run.signals import sigterm_as_interrupt, stop_signals_request_stop
+from flowkit.run.finish import Checkpointer, RunWriter, final_status, results_of
+from flowkit.run.signals import hold_signals, sigterm_as_interrupt, stop_signals_request_stop
 from flowkit.run.tracking import finish_trackers, notify_finished, open_trackers
 from flowkit.train.device import resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate

@@ -67,6 +67,8 @@ class TrainOptions:
 
     def validate(self) -> TrainOptions:
         """Raise :class:`ConfigurationError` for values that cannot work; return self."""
+        from flowkit.train.precision import PRECISIONS, resolve_precision
+
         checks = [
             (_is_int(self.epochs) and self.epochs >= 0, "epochs must be an integer >= 0"),
             (_is_int(self.batch_size) and self.batch_size >= 1, "batch size must be >= 1"),
@@ -78,8 +80,8 @@ class TrainOptions:
             (self.eps > 0, "Adam eps must be > 0"),
             (self.weight_decay >= 0, "weight decay must be >= 0"),
             (
-                self.precision in ("fp32", "bf16-mixed", "tf32"),
-                "precision must be fp32, bf16-mixed or tf32",
+                self.precision in PRECISIONS,
+                f"precision must be one of {', '.join(PRECISIONS)}",
             ),
             (isinstance(self.compile, bool), "compile must be true or false"),
             (
@@ -116,7 +118,6 @@ class TrainOptions:
                 raise ConfigurationError(f"{message} (options: {self.to_dict()})")
         if self.precision == "tf32":  # before any data is loaded: tf32 needs CUDA
             from flowkit.train.device import resolve_device
-            from flowkit.train.precision import resolve_precision
 
             resolve_precision(self.precision, resolve_device(self.device))
         return self
