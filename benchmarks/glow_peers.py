@@ -15,32 +15,35 @@ initialised on the same dequantised 3,500 training rows; both train with ``torch
 (``--lr``; ``--fused`` for both) on ``-mean log p(x)``, reading the loss every step as flowkit's
 trainer does.
 
+Contenders: ``flowkit`` (float32), ``flowkit-bf16`` (the same model trained as
+``--precision bf16-mixed`` trains it: conditioner convolutions in bfloat16, the rest float32,
+evaluation float32) and ``normflows`` (float32).
+
 1. ``throughput``: interleaved in one process, each round 1 warm-up + ``--steps`` timed steps
    of each model at ``--batch-size``, order rotated per round: median samples/s and the
-   median of per-round ratios flowkit/normflows.
+   median of per-round ratios to normflows.
 2. ``budget``: ``--budget`` seconds of training (wall clock, checked before every step,
    validation excluded), validation after every (or the last partial) epoch, the best
-   validation epoch (0 included) evaluated on the test set. Validation and test inputs carry
-   flowkit's fixed evaluation noise (``fixed_dequantization``, seed 0) for both; bits/dim is
-   ``flowkit.bits_per_dim``: ``(NLL_nats + D ln 256) / (D ln 2)``, density over the
-   [0, 1)-scaled values (flowkit's figure is cross-checked with its ``evaluate``). Run the two
-   as two processes at once, ``--threads 1`` each (``both``: interleaved by epoch in one).
-   Rows merge into one JSON (``--out``) under a lock, atomically (temporary file + rename).
+   validation epoch (0 included) evaluated on the test set, with flowkit's fixed evaluation
+   noise (``fixed_dequantization``, seed 0) for all; bits/dim is ``flowkit.bits_per_dim``
+   (cross-checked with flowkit's ``evaluate``). Run contenders as processes at once,
+   ``--threads 1`` each (``all``: interleaved by epoch in one). Rows merge into one JSON
+   (``--out``) under a lock, atomically.
 
     .venv/bin/python benchmarks/glow_peers.py throughput --threads 1 --clock cpu
     .venv/bin/python benchmarks/glow_peers.py budget --contender flowkit --budget 600 \
         --threads 1 & .venv/bin/python benchmarks/glow_peers.py budget --contender normflows \
-        --budget 600 --threads 1; wait
+        --budget 600 --threads 1; wait                  # then flowkit-bf16 beside normflows
     .venv/bin/python benchmarks/glow_peers.py throughput --smoke --threads 1   # seconds
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as dt
 import fcntl
-import functools
 import json
 import math
 import os
@@ -48,26 +51,23 @@ import platform
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from glow_models import BUILDERS, CONTENDERS, Contender, check_logit
 from torch import Tensor, nn
 
-from flowkit import __version__ as flowkit_version
 from flowkit import bits_per_dim, dequantize, load_registry
 from flowkit.bench.throughput import median, seconds_per_call
 from flowkit.train.evaluation import as_rows, evaluate, fixed_dequantization
 
-CONTENDERS = ("flowkit", "normflows")
-SPLITS = ("channel", "channel_inv")  # normflows' names of flowkit's parities 0 and 1
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "glow_peers-cpu.json"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("mode", choices=("throughput", "budget"))
-    p.add_argument("--contender", choices=(*CONTENDERS, "both"), default="both")
+    p.add_argument("--contender", choices=(*CONTENDERS, "all"), default="all")
     p.add_argument("--budget", type=float, default=600.0, metavar="SECONDS")
     for flag, default in [("--rounds", 7), ("--steps", 20), ("--batch-size", 64), ("--seed", 0)]:
         p.add_argument(flag, type=int, default=default)  # --steps: timed steps per round
@@ -95,92 +95,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-@dataclass
-class Contender:
-    """A model and its ``log p(x)`` of flat ``[B, D]`` rows in [0, 1)."""
-
-    name: str
-    module: nn.Module
-    version: str
-    shape: tuple[int, ...] = ()
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        if self.name == "flowkit":
-            return self.module.log_prob(x)
-        return self.module.log_prob(x.view(x.shape[0], *self.shape), None)
-
-    @property
-    def parameters(self) -> int:
-        return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
-
-    @torch.no_grad()
-    def initialize(self, sample: Tensor) -> None:
-        if self.name == "flowkit":
-            self.module.transform.initialize(sample)  # what flowkit's TrainingLoop does
-        else:
-            self.module.log_prob(sample.view(sample.shape[0], *self.shape), None)
-
-
-def build_flowkit(registry, event_shape, args) -> Contender:
-    torch.manual_seed(args.seed)
-    pipeline = registry.get("pipeline", "glow")()
-    options = {"levels": args.levels, "steps": args.flow_steps, "hidden": args.hidden}
-    options.update(logit_alpha=args.alpha, scale_bound=args.scale_bound)
-    flow = pipeline.build_for(registry, event_shape, pipeline.resolve(**options))
-    return Contender("flowkit", flow, flowkit_version)
-
-
-def build_normflows(registry, event_shape, args) -> Contender:
-    """normflows' Glow: its lists run from the coarsest level (index 0) to the data, and each
-    level's flows in generative order, so a level reads [blocks (last step first), Squeeze]."""
-    import normflows as nf
-
-    torch.manual_seed(args.seed)
-    c, h, w = shape = (1, *event_shape) if len(event_shape) == 2 else tuple(event_shape)
-    levels, priors = [], []
-    for index in range(args.levels):
-        c, h, w = 4 * c, h // 2, w // 2
-        block = functools.partial(nf.flows.GlowBlock, c, args.hidden, scale_map=args.scale_map)
-        blocks = [block(split_mode=SPLITS[step % 2]) for step in range(args.flow_steps)]
-        levels.append([*reversed(blocks), nf.flows.Squeeze()])
-        last = index == args.levels - 1
-        # normflows' Merge keeps the first half of the channels and factors out the second.
-        priors.append(nf.distributions.GlowBase((c if last else c // 2, h, w)))
-        c = c if last else c - c // 2
-    merges = [nf.flows.Merge() for _ in range(args.levels - 1)]
-    logit = nf.transforms.Logit(alpha=args.alpha)
-    model = nf.MultiscaleFlow(priors[::-1], levels[::-1], merges, logit, class_cond=False)
-    return Contender("normflows", model, nf.__version__, shape)
-
-
-BUILDERS = {"flowkit": build_flowkit, "normflows": build_normflows}
-
-
-def check_logit(registry, event_shape, alpha: float, x: Tensor) -> dict[str, float]:
-    """flowkit's and normflows' logit on the same inputs: outputs and log-dets."""
-    import normflows as nf
-
-    shape = (1, *event_shape) if len(event_shape) == 2 else tuple(event_shape)
-    mine = registry.get("transform", "logit")(event_shape=shape, alpha=alpha)
-    y, logdet = mine(x)
-    y_nf, logdet_nf = nf.transforms.Logit(alpha=alpha).inverse(x.view(-1, *shape))
-    return {
-        "output_max_abs_diff": float((y - y_nf.flatten(1)).abs().max()),
-        "logdet_max_abs_diff": float((logdet - logdet_nf).abs().max()),
-    }
-
-
 def make_adam(module: nn.Module, args) -> torch.optim.Adam:
     return torch.optim.Adam(module.parameters(), lr=args.lr, fused=True if args.fused else None)
 
 
 def train_step(c: Contender, optimizer, x: Tensor) -> float:
-    loss = -c.log_prob(x).mean()
-    value = loss.item()
-    if math.isfinite(value):
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    with c.precision.training(c.module) if c.precision else contextlib.nullcontext():
+        loss = -c.log_prob(x).mean()
+        value = loss.item()
+        if math.isfinite(value):
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
     return value
 
 
@@ -224,14 +150,15 @@ def run_throughput(args, contenders, train, levels) -> dict:
             values[c.name].append(job(c))
         line = ", ".join(f"{n} {v[-1]:.1f}/s" for n, v in values.items())
         print(f"round {index + 1} ({time.perf_counter() - began:.0f} s): {line}", flush=True)
-    ratios = [a / b for a, b in zip(values["flowkit"], values["normflows"])]
-    result = {
+    result: dict = {
         name: {"median_samples_per_s": median(v), "best_samples_per_s": max(v), "rounds": v}
         for name, v in values.items()
     }
-    result.update(flowkit_over_normflows=median(ratios), per_round_ratios=ratios)
     print(", ".join(f"{n} median {median(v):.1f} samples/s" for n, v in values.items()))
-    print(f"flowkit / normflows: {median(ratios):.3f}x (median of per-round ratios)")
+    for name in (n for n in values if n.startswith("flowkit")):
+        ratios = [a / b for a, b in zip(values[name], values["normflows"])]
+        result[name].update(over_normflows=median(ratios), per_round_ratios=ratios)
+        print(f"{name} / normflows: {median(ratios):.3f}x (median of per-round ratios)")
     return result
 
 
@@ -296,7 +223,7 @@ class BudgetRun:
             "test_bits_per_dim_stderr": stderr,
             "curve_epoch_seconds_valid_train_bpd": self.curve,
         }
-        if self.c.name == "flowkit":  # the same number by flowkit's own evaluation
+        if self.c.name.startswith("flowkit"):  # the same number by flowkit's evaluation
             checked = evaluate(self.c.module, raw_test, self.levels).bits_per_dim
             row["flowkit_evaluate_test_bits_per_dim"] = checked
         return row
@@ -339,12 +266,12 @@ def write_merged(path: Path, mode: str, results: dict, common: dict) -> None:
         else:  # one row per contender, from this process or another one
             section = data.setdefault(mode, {})
             section.update({name: {**row, **common} for name, row in results.items()})
-        if mode == "budget" and all(n in section for n in CONTENDERS):
-            a, b = (section[n] for n in CONTENDERS)
-            gap = a["test_bits_per_dim"] - b["test_bits_per_dim"]  # None: unequal budgets
-            section["flowkit_minus_normflows_test_bpd"] = (
-                gap if a["budget_s"] == b["budget_s"] else None
-            )
+        for name in (n for n in CONTENDERS[:2] if mode == "budget" and n in section):
+            a, b = section[name], section.get("normflows")
+            if b is not None:  # None: unequal budgets
+                gap = a["test_bits_per_dim"] - b["test_bits_per_dim"]
+                same = a["budget_s"] == b["budget_s"]
+                section[f"{name}_minus_normflows_test_bpd"] = gap if same else None
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1)
@@ -363,8 +290,8 @@ def main(argv=None) -> int:
     dataset = registry.get("dataset", "mnist")()
     splits, levels, event_shape = dataset.load(), dataset.levels, dataset.event_shape
     print(dataset.describe())
-    both = args.mode == "throughput" or args.contender == "both"
-    names = CONTENDERS if both else [args.contender]
+    every = args.mode == "throughput" or args.contender == "all"
+    names = CONTENDERS if every else [args.contender]
     contenders = [BUILDERS[name](registry, event_shape, args) for name in names]
     train = as_rows(splits.train)
     sample = dequantize(train, levels, torch.Generator().manual_seed(args.seed + 7))

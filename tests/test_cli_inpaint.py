@@ -111,7 +111,7 @@ def test_existing_outputs_need_force(runs, tmp_path):
         (["--mask", "diagonal"], "unknown mask 'diagonal'"),
         (["--mask", "rnadom75"], "did you mean 'random75'"),
         (["--mask", "top", "-n", "0"], "number of examples must be a positive integer"),
-        (["--mask", "top", "--steps", "-1"], "steps must be >= 0"),
+        (["--mask", "top", "--steps", "-1"], "'--steps': -1 is not in the range 0<=x<=100000"),
         (["--mask", "top", "-n", "100000"], "the test split has only"),
         (["--mask", "top", "--arrays", "x.txt"], "cannot tell how to write"),
     ],

@@ -206,6 +206,31 @@ def test_unchecked_run_values_are_one_line(args, match, tmp_path):
     assert not (tmp_path / "r.h5").exists()
 
 
+@pytest.mark.parametrize(
+    "command, args, match",
+    [
+        ("sample", ["--seed", "100000000000000000000", "-o", "s.npy"], "--seed"),
+        ("report", ["--seed", "-1", "--out", "rep"], "--seed"),
+        ("inpaint", ["--seed", str(2**32), "--out", "i.png"], "--seed"),
+        ("inpaint", ["--steps", "10000000000", "--out", "i.png"], "--steps"),
+    ],
+)
+def test_seeds_and_steps_of_the_other_commands_are_bounded(runs, tmp_path, command, args, match):
+    args = [str(tmp_path / a) if a.endswith((".npy", ".png")) or a == "rep" else a for a in args]
+    result = flowkit(command, runs["digits"], *args)
+    assert len(one_line(result, 2, match)) == 1
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+@pytest.mark.parametrize("flag", ["--seed", "--split-seed"])
+def test_bench_seeds_are_bounded(flag, tmp_path):
+    result = flowkit(
+        "bench", "--dataset", "moons", "--epochs", 1, flag, -5, "--out", tmp_path / "b.h5"
+    )
+    assert len(one_line(result, 2, flag)) == 1
+    assert not (tmp_path / "b.h5").exists()
+
+
 def test_sample_refuses_infinite_temperature_and_absurd_counts(runs, tmp_path):
     one_line(flowkit("sample", runs["moons"], "-t", "inf", "-o", tmp_path / "s.npy"), 2, "finite")
     result = flowkit("sample", runs["digits"], "-n", 10**9, "-o", tmp_path / "s.npy")

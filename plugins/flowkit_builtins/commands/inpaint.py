@@ -25,6 +25,7 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
+from flowkit.cli.params import SEED, STEPS
 from flowkit.train.device import DEVICE_HELP
 
 
@@ -78,7 +79,7 @@ def data_bounds(train: np.ndarray, levels: int | None) -> tuple[float, float]:
 )
 @click.option(
     "--steps",
-    type=int,
+    type=STEPS,
     default=500,
     show_default=True,
     help="Gradient-ascent steps (step size 10 / (100 + i)).",
@@ -93,7 +94,7 @@ def data_bounds(train: np.ndarray, levels: int | None) -> tuple[float, float]:
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seeds the random masks, the initial guess and the noise.",
@@ -121,8 +122,6 @@ def command(
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise ConfigurationError(f"unknown mask {mask_name!r}{hint} (known: {', '.join(MASKS)})")
     count = check_count(count, "number of examples")
-    if steps < 0:
-        raise ConfigurationError(f"steps must be >= 0, got {steps}")
     if gradient_clip < 0:
         raise ConfigurationError(f"gradient clip must be >= 0, got {gradient_clip}")
     check_suffix(out, FIGURE_SUFFIXES, "figure")

@@ -22,6 +22,7 @@ from flowkit import ConfigurationError, FlowkitError, check_count, check_tempera
 from flowkit.apps.inpainting import image_shape
 from flowkit.cli import get_registry
 from flowkit.cli.outputs import check_new_output, check_run_file
+from flowkit.cli.params import SEED
 from flowkit.io.space import check_writable_folder
 from flowkit.run.checks import check_sample_budget
 from flowkit.train.device import DEVICE_HELP
@@ -96,7 +97,7 @@ def reference_points(run, registry, limit: int = 2000) -> np.ndarray | None:
     show_default=True,
     help="Sampling temperature (multiplies the prior's standard deviation).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Sampling seed.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--force", is_flag=True, help="Overwrite figures already in the folder.")
 def command(

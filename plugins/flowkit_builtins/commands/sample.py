@@ -23,6 +23,7 @@ from flowkit.cli.outputs import (
     check_suffix,
     save_arrays,
 )
+from flowkit.cli.params import SEED
 from flowkit.run.checks import check_sample_budget
 from flowkit.train.device import DEVICE_HELP
 
@@ -70,7 +71,7 @@ def quantize(samples: np.ndarray, levels: int) -> np.ndarray:
     required=True,
     help="Output: a figure (.png, .pdf, .svg, ...) or arrays (.npy, .npz, .h5).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def command(

@@ -55,6 +55,9 @@ class ConvCoupling(ImageTransform):
         {"event_shape": (3, 4, 4), "hidden": 4, "law": "additive", "conditioner": "resnet"},
     ]
     _defaults: ClassVar[dict[str, Any]] = {"partition": "channel", "conditioner": "glow"}
+    #: Autocast dtype of the conditioner during mixed-precision training steps, set by
+    #: ``flowkit.train.precision`` (``--precision bf16-mixed``); None: float32.
+    conditioner_dtype: torch.dtype | None = None
 
     def __init__(
         self,
@@ -101,7 +104,7 @@ class ConvCoupling(ImageTransform):
     def _couple(self, inputs: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         self.check_inputs(inputs)
         x1, x2 = self.partition.split(inputs)
-        params = self.net(x1)
+        params = self._conditioner(x1)
         if self.law == "additive":
             y2 = x2 - params if inverse else x2 + params
             return self.partition.merge(x1, y2), inputs.new_zeros(inputs.shape[0])
@@ -113,6 +116,15 @@ class ConvCoupling(ImageTransform):
             y2 = x2 * torch.exp(s) + shift
         logabsdet = s.flatten(1).sum(dim=1)
         return self.partition.merge(x1, y2), -logabsdet if inverse else logabsdet
+
+    def _conditioner(self, x1: Tensor) -> Tensor:
+        if self.conditioner_dtype is None:
+            return self.net(x1)
+        # Only the convolutions run in low precision: the shift and log-scale that touch the
+        # data, the log-det and everything after are float32 again.
+        with torch.autocast(x1.device.type, dtype=self.conditioner_dtype):
+            params = self.net(x1)
+        return params.float()
 
     def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._couple(inputs, inverse=False)
