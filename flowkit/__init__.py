@@ -25,7 +25,7 @@ from flowkit.extras import require
 from flowkit.flows import Flow
 from flowkit.hookspecs import hookimpl, hookspec
 from flowkit.metrics import bits_per_dim, nats_from_bits_per_dim
-from flowkit.nn import MLP
+from flowkit.nn import MLP, run_conditioner
 from flowkit.pipelines import Pipeline
 from flowkit.plugins import PluginWarning, get_plugin_manager
 from flowkit.priors import Prior, check_count, check_temperature
@@ -74,6 +74,7 @@ __all__ = [
     "nats_from_bits_per_dim",
     "partition_indices",
     "require",
+    "run_conditioner",
     "split_indices",
     "tracker_metrics",
 ]

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from flowkit.errors import ConfigurationError
-from flowkit.nn import MLP
+from flowkit.nn import MLP, run_conditioner
 from flowkit.transforms import Transform
 
 PARTITIONS = ("interleaved", "halves")
@@ -121,13 +121,9 @@ class CouplingTransform(Transform):
             if context is None:
                 raise ConfigurationError(f"{type(self).__name__} was built to need a context")
             x1 = torch.cat([x1, context], dim=1)
-        if self.conditioner_dtype is not None:
-            # A mixed-precision policy (flowkit.train.precision) for a net that is not a
-            # flowkit MLP: run it whole under autocast, add only a float32 m(x1) to the data.
-            with torch.autocast(x1.device.type, dtype=self.conditioner_dtype):
-                params = self.net(x1)
-            return params.float()
-        return self.net(x1)
+        # conditioner_dtype is set only for a net that is not a flowkit MLP (which lowers its
+        # own hidden layers): such a net runs whole under autocast, with a float32 output.
+        return run_conditioner(self.net, x1, self.conditioner_dtype)
 
     def _split_params(self, params: Tensor) -> tuple[Tensor, ...]:
         """Split the conditioner output into ``params_per_dim`` tensors of shape [B, |x2|]."""

@@ -73,4 +73,15 @@ class MLP(nn.Sequential):
         return output(inputs.float())
 
 
-__all__ = ["ACTIVATIONS", "MLP"]
+def run_conditioner(net: nn.Module, inputs: Tensor, dtype: torch.dtype | None) -> Tensor:
+    """``net(inputs)``, or, with the autocast ``dtype`` of a mixed-precision training step (set
+    by :mod:`flowkit.train.precision` on transforms that declare ``conditioner_dtype``), the
+    same under ``torch.autocast`` with a float32 result: only float32 touches the data."""
+    if dtype is None:
+        return net(inputs)
+    with torch.autocast(inputs.device.type, dtype=dtype):
+        outputs = net(inputs)
+    return outputs.float()
+
+
+__all__ = ["ACTIVATIONS", "MLP", "run_conditioner"]

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from flowkit.coupling import CouplingTransform
 from flowkit.errors import ConfigurationError
 from flowkit.nn import MLP
 from flowkit.transforms import Transform
@@ -101,18 +100,14 @@ def _set_conditioner_dtype(flow: nn.Module, dtype: torch.dtype | None) -> int:
         if isinstance(module, MLP):
             module.compute_dtype = dtype
             count += 1
-        elif _declares_conditioner_dtype(module) and not isinstance(
-            getattr(module, "net", None), MLP
+        elif (
+            isinstance(module, Transform)
+            and hasattr(type(module), "conditioner_dtype")
+            and not isinstance(getattr(module, "net", None), MLP)
         ):
-            module.conditioner_dtype = dtype  # type: ignore[assignment]
+            module.conditioner_dtype = dtype
             count += 1
     return count
-
-
-def _declares_conditioner_dtype(module: nn.Module) -> bool:
-    return isinstance(module, CouplingTransform) or (
-        isinstance(module, Transform) and "conditioner_dtype" in dir(type(module))
-    )
 
 
 __all__ = ["PRECISIONS", "Precision", "resolve_precision"]

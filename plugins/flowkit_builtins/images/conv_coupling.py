@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from flowkit import ConfigurationError
+from flowkit import ConfigurationError, run_conditioner
 from flowkit_builtins.couplings import SCALE_BOUNDS, bounded_log_scale
 from flowkit_builtins.images.base import ImageTransform
 from flowkit_builtins.images.conditioners import make_conditioner
@@ -104,7 +104,9 @@ class ConvCoupling(ImageTransform):
     def _couple(self, inputs: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         self.check_inputs(inputs)
         x1, x2 = self.partition.split(inputs)
-        params = self._conditioner(x1)
+        # Only the convolutions may run in bfloat16 (--precision bf16-mixed): the shift and
+        # log-scale that touch the data, and the log-det, are float32.
+        params = run_conditioner(self.net, x1, self.conditioner_dtype)
         if self.law == "additive":
             y2 = x2 - params if inverse else x2 + params
             return self.partition.merge(x1, y2), inputs.new_zeros(inputs.shape[0])
@@ -116,15 +118,6 @@ class ConvCoupling(ImageTransform):
             y2 = x2 * torch.exp(s) + shift
         logabsdet = s.flatten(1).sum(dim=1)
         return self.partition.merge(x1, y2), -logabsdet if inverse else logabsdet
-
-    def _conditioner(self, x1: Tensor) -> Tensor:
-        if self.conditioner_dtype is None:
-            return self.net(x1)
-        # Only the convolutions run in low precision: the shift and log-scale that touch the
-        # data, the log-det and everything after are float32 again.
-        with torch.autocast(x1.device.type, dtype=self.conditioner_dtype):
-            params = self.net(x1)
-        return params.float()
 
     def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._couple(inputs, inverse=False)
