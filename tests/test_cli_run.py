@@ -83,6 +83,16 @@ def test_default_output_path_and_quiet(tmp_path, monkeypatch):
     assert len(written) == 1 and result.stdout == f"{Path('runs') / written[0].name}\n"
 
 
+@pytest.mark.parametrize(
+    "bad", [["--dataset-option", "colour=red"], ["--prior-option", "scael=2"]]
+)
+def test_a_refused_run_leaves_no_default_folder_behind(tmp_path, monkeypatch, bad):
+    monkeypatch.chdir(tmp_path)
+    result = flowkit("run", "nice", *TINY, "--epochs", 1, *bad)
+    assert result.exit_code == 2 and result.output.count("Error:") == 1, result.output
+    assert not (tmp_path / "runs").exists()  # runs/ is made only once the inputs are checked
+
+
 def test_fewer_than_three_layers_is_a_one_line_warning(tmp_path):
     result = flowkit(
         "run", "nice", *TINY, "--epochs", 1, "--layers", 2, "-q", "--out", tmp_path / "r.h5"

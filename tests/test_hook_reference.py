@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import os
 import re
 import subprocess
 import sys
@@ -207,8 +206,7 @@ def test_tutorial_plugin_passes_its_own_test_file(tmp_path):
         path.write_text(body, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        cwd=tmp_path,  # the tutorial's pyproject.toml puts "." on pytest's path: no install
         capture_output=True,
         text=True,
         timeout=600,

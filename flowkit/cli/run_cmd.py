@@ -141,7 +141,8 @@ class RunCommand(click.Command):
     "dataset_assignments",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An option of the dataset, e.g. variant=full.",
+    help="An option of the dataset's constructor, e.g. variant=full (repeatable; unknown "
+    "names are an error that lists the known ones).",
 )
 @click.option(
     "--split-seed",
@@ -285,7 +286,7 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
                         "give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5"
                     )
                 config = _config(registry, pipeline, options)
-                out = options["out"] or default_run_path(pipeline)
+                out = options["out"]  # None: runs/, created once the inputs are checked
                 outcome = start_run(registry, config, out, force=options["force"], **common)
     except KeyboardInterrupt:
         unchanged = f"{options['resume']} is unchanged" if options["resume"] else "nothing written"

@@ -52,15 +52,13 @@ def check_sample_budget(count: int, features: int) -> None:
 
 
 def check_run_output(path: Path, default_folder: bool = False) -> None:
-    """The run file's folder can be written (created first only for the default ``runs/``)."""
+    """The run file's folder can be written. The default ``runs/`` (``default_folder``) may be
+    missing: then the folder that will hold it must be writable (it is created later, by
+    :func:`flowkit.run.runner.default_run_path`, once the run's inputs have been checked)."""
     folder = path.parent
     if default_folder and not folder.exists():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise ConfigurationError(
-                f"cannot create the folder {folder}: {err.strerror}"
-            ) from None
+        check_writable_folder(folder.parent, "run folder")
+        return
     check_writable_folder(folder, "run file")
 
 

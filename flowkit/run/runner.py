@@ -73,6 +73,10 @@ def default_run_path(pipeline: str, directory: str | Path = "runs") -> Path:
     """``runs/<pipeline>-<local time>.h5``, not colliding with an existing file (the folder
     is created: the one folder flowkit creates, see flowkit.io.space)."""
     check_run_output(Path(directory) / "run.h5", default_folder=True)
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigurationError(f"cannot create the folder {directory}: {err.strerror}") from None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(directory) / f"{pipeline}-{stamp}.h5"
     counter = 2
@@ -95,7 +99,7 @@ def check_output(path: Path, force: bool) -> None:
 def start_run(
     registry,
     config: RunConfig,
-    out: str | Path,
+    out: str | Path | None,
     *,
     force: bool = False,
     callbacks: Iterable[Callback] = (),
@@ -104,12 +108,15 @@ def start_run(
     topology: Topology | None = None,
     echo: Echo | None = None,
 ) -> RunOutcome:
-    """Train ``config`` from scratch and write the run file ``out``."""
-    path = Path(out)
+    """Train ``config`` from scratch and write the run file ``out`` (None: a new file in
+    ``runs/``, whose folder is created only once the configuration and data are checked)."""
     config.validate()
     check_components(registry, config.pipeline, config.pipeline_options)
     check_option_bounds(config.pipeline_options)
-    check_output(path, force)
+    if out is None:
+        check_run_output(Path("runs") / "run.h5", default_folder=True)
+    else:
+        check_output(Path(out), force)
     resolve_device(config.train.device)
     dataset = build_dataset(registry, config)
     splits = dataset.load()
@@ -118,6 +125,7 @@ def start_run(
     config.dataset_options = absolute_paths(dataset.options)
     torch.manual_seed(config.seed)  # the model's initial weights
     flow = build_start_flow(registry, config, dataset.event_shape)  # --init-from: its weights
+    path = Path(out) if out is not None else default_run_path(config.pipeline)
     created = _now()
     return _execute(
         registry,

@@ -79,7 +79,8 @@ def _command_line(ctx: click.Context) -> list[str]:
     "dataset_assignments",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An option of the dataset, e.g. variant=full.",
+    help="An option of the dataset's constructor, e.g. variant=full (repeatable; unknown "
+    "names are an error that lists the known ones).",
 )
 @click.option(
     "--split-seed",
