@@ -69,7 +69,11 @@ class RunOutcome:
 Echo = Callable[[str], None]
 
 
-def default_run_path(pipeline: str, directory: str | Path = "runs") -> Path:
+#: Where a run without ``--out`` is written: the one folder flowkit creates.
+DEFAULT_RUN_FOLDER = Path("runs")
+
+
+def default_run_path(pipeline: str, directory: str | Path = DEFAULT_RUN_FOLDER) -> Path:
     """``runs/<pipeline>-<local time>.h5``, not colliding with an existing file (the folder
     is created: the one folder flowkit creates, see flowkit.io.space)."""
     check_run_output(Path(directory) / "run.h5", default_folder=True)
@@ -114,7 +118,7 @@ def start_run(
     check_components(registry, config.pipeline, config.pipeline_options)
     check_option_bounds(config.pipeline_options)
     if out is None:
-        check_run_output(Path("runs") / "run.h5", default_folder=True)
+        check_run_output(DEFAULT_RUN_FOLDER / "run.h5", default_folder=True)
     else:
         check_output(Path(out), force)
     resolve_device(config.train.device)
