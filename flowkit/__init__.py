@@ -1,6 +1,12 @@
 """flowkit: a plugin-based toolkit for normalizing flows in the NICE family."""
 
-from flowkit.coupling import CouplingTransform, partition_indices
+from flowkit.conditioners import (
+    LAYER_TYPES,
+    Conditioner,
+    check_layer,
+    with_context,
+)
+from flowkit.coupling import CouplingTransform, LawCoupling, partition_indices
 from flowkit.datasets import (
     Dataset,
     DatasetInfo,
@@ -24,8 +30,10 @@ from flowkit.errors import (
 from flowkit.extras import require
 from flowkit.flows import Flow
 from flowkit.hookspecs import hookimpl, hookspec
+from flowkit.laws import PARAM_LAYOUTS, CouplingLaw, apply_law, arrange_params, sum_log_derivative
 from flowkit.metrics import bits_per_dim, nats_from_bits_per_dim
-from flowkit.nn import MLP, run_conditioner
+from flowkit.nn import ACTIVATIONS, MLP, run_conditioner
+from flowkit.options import accepted_options
 from flowkit.pipelines import Pipeline
 from flowkit.plugins import PluginWarning, get_plugin_manager
 from flowkit.priors import Prior, check_count, check_temperature
@@ -36,9 +44,14 @@ from flowkit.transforms import CompositeTransform, InverseTransform, Transform
 from flowkit.version import __version__
 
 __all__ = [
+    "ACTIVATIONS",
+    "LAYER_TYPES",
     "MLP",
+    "PARAM_LAYOUTS",
     "CompositeTransform",
+    "Conditioner",
     "ConfigurationError",
+    "CouplingLaw",
     "CouplingTransform",
     "DataError",
     "Dataset",
@@ -49,6 +62,7 @@ __all__ = [
     "InputOutsideDomain",
     "InverseNotAvailable",
     "InverseTransform",
+    "LawCoupling",
     "MissingExtraError",
     "Pipeline",
     "PluginConflictError",
@@ -62,8 +76,12 @@ __all__ = [
     "Transform",
     "UnknownComponentError",
     "__version__",
+    "accepted_options",
+    "apply_law",
+    "arrange_params",
     "bits_per_dim",
     "check_count",
+    "check_layer",
     "check_temperature",
     "dataset_options",
     "dequantize",
@@ -76,5 +94,7 @@ __all__ = [
     "require",
     "run_conditioner",
     "split_indices",
+    "sum_log_derivative",
     "tracker_metrics",
+    "with_context",
 ]

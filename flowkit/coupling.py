@@ -9,13 +9,18 @@ the Jacobian is block-triangular, so ``log|det| = log|det dg/dx2|``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from flowkit.conditioners import Conditioner, check_layer
 from flowkit.errors import ConfigurationError
+from flowkit.laws import CouplingLaw, apply_law
 from flowkit.nn import MLP, run_conditioner
+from flowkit.options import accepted_options, constructor_options
 from flowkit.transforms import Transform
 
 PARTITIONS = ("interleaved", "halves")
@@ -103,13 +108,24 @@ class CouplingTransform(Transform):
         # paper's MNIST model from 0.98x to 1.00x of a hand-written PyTorch NICE (measured,
         # benchmarks/README.md). Other layouts use the index buffers.
         self._layout = _slice_layout(self.features, partition)
-        self.net = MLP(
-            len(identity) + context_features,
+        self.net = self._build_net(
+            len(identity),
             len(transformed) * self.params_per_dim,
             hidden=hidden,
             depth=depth,
             activation=activation,
-            zero_init_output=zero_init,
+            zero_init=zero_init,
+        )
+
+    def _build_net(self, in_features: int, out_features: int, **sizes: Any) -> nn.Module:
+        """The conditioner ``m``: NICE's MLP, with room for the context in its input."""
+        return MLP(
+            in_features + self.context_features,
+            out_features,
+            hidden=sizes["hidden"],
+            depth=sizes["depth"],
+            activation=sizes["activation"],
+            zero_init_output=sizes["zero_init"],
         )
 
     @property
@@ -117,6 +133,9 @@ class CouplingTransform(Transform):
         return len(self.transform_index)
 
     def _conditioner(self, x1: Tensor, context: Tensor | None) -> Tensor:
+        if isinstance(self.net, Conditioner):  # a registered conditioner takes the context
+            net = self.net
+            return run_conditioner(lambda x: net(x, context), x1, self.conditioner_dtype)
         if self.context_features:
             if context is None:
                 raise ConfigurationError(f"{type(self).__name__} was built to need a context")
@@ -222,4 +241,96 @@ class CouplingTransform(Transform):
         return f"features={self.features}, partition={self.partition!r}, parity={self.parity}"
 
 
-__all__ = ["PARTITIONS", "CouplingTransform", "partition_indices"]
+class LawCoupling(CouplingTransform):
+    """A flat coupling layer made of parts: a registered law ``g`` and conditioner ``m``.
+
+    ``y2 = g(x2; m(x1))`` (NICE section 3.2), with ``x`` split by index as in
+    :class:`CouplingTransform`. The ``nice`` pipeline builds one per layer from ``--coupling``
+    (a :class:`flowkit.CouplingLaw` name) and its conditioner (``mlp`` by default).
+
+    :param law: the coupling law, an instance (its options already applied).
+    :param conditioner: a registered ``flat`` conditioner class, built as ``conditioner(|x1|,
+        |x2| * P, context_features=..., zero_init=..., **options)`` with those of ``hidden``,
+        ``depth`` and ``activation`` it accepts; None: NICE's :class:`flowkit.MLP`.
+    :param conditioner_options: further options of the conditioner.
+
+    The other parameters are :class:`CouplingTransform`'s.
+    """
+
+    name = "law_coupling"
+    #: The layer type this class drives laws in; the contract kit builds it with every law
+    #: and every conditioner of this type, as ``cls(features, law=..., conditioner=...,
+    #: **law_contract_example)``.
+    law_layer: ClassVar[str] = "flat"
+    law_contract_example: ClassVar[dict[str, Any]] = {"hidden": 8, "depth": 1}
+
+    def __init__(
+        self,
+        features: int,
+        *,
+        law: CouplingLaw,
+        conditioner: type[nn.Module] | None = None,
+        conditioner_options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(law, CouplingLaw):
+            raise ConfigurationError(f"law must be a flowkit.CouplingLaw instance, got {law!r}")
+        if conditioner is not None:
+            check_layer(conditioner, "flat", "a flat coupling layer")
+        # Read by CouplingTransform.__init__ (plain attributes, set before Module.__init__).
+        self.params_per_dim = law.params_per_value  # type: ignore[misc]
+        self._conditioner_choice = (conditioner, dict(conditioner_options or {}))
+        super().__init__(features, **kwargs)
+        self.law = law
+
+    def _build_net(self, in_features: int, out_features: int, **sizes: Any) -> nn.Module:
+        cls, given = self._conditioner_choice
+        if cls is None:
+            return super()._build_net(in_features, out_features, **sizes)
+        zero_init = sizes.pop("zero_init")
+        return cls(
+            in_features,
+            out_features,
+            context_features=self.context_features,
+            zero_init=zero_init,
+            **accepted_options(cls, sizes, given),
+        )
+
+    @property
+    def bounded_scale(self) -> bool:
+        """Whether the law keeps the inverse finite at extreme conditioner outputs."""
+        return bool(self.law.bounded)
+
+    def _transform(self, x2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
+        return apply_law(self.law, x2, params, inverse=False)
+
+    def _inverse_transform(self, y2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
+        return apply_law(self.law, y2, params, inverse=True)
+
+
+@functools.cache
+def law_coupling_class(law: type[CouplingLaw]) -> type[LawCoupling]:
+    """A whole flat coupling-layer class for ``law``, as coupling classes were before laws:
+    ``cls(features, <the law's options>, hidden=..., depth=..., ...)``. What
+    ``registry.get("coupling", NAME)`` returns for a law, so that pipelines written for the
+    earlier API keep working."""
+    law_options = set(constructor_options(law) or {})
+
+    def __init__(self: LawCoupling, features: int, **options: Any) -> None:
+        own = {k: options.pop(k) for k in list(options) if k in law_options}
+        LawCoupling.__init__(self, features, law=law(**own), **options)
+
+    return type(
+        f"{law.__name__}Coupling",
+        (LawCoupling,),
+        {"name": law.name, "__init__": __init__, "__module__": law.__module__},
+    )
+
+
+__all__ = [
+    "PARTITIONS",
+    "CouplingTransform",
+    "LawCoupling",
+    "law_coupling_class",
+    "partition_indices",
+]

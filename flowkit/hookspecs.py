@@ -49,7 +49,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 @hookspec
 def flowkit_register_couplings() -> list[type]:
-    """Return coupling-layer classes (kind ``coupling``).
+    """Return whole coupling-layer classes (kind ``coupling``), the way before coupling laws.
+
+    Prefer :func:`flowkit_register_coupling_laws`: a law works in every pipeline, this works
+    only in ``nice``. Kept so that plugins written this way keep working unchanged.
 
     Subclass :class:`flowkit.CouplingTransform`; it splits the input by index into the conditioning
     part ``x1`` and the transformed part ``x2`` (NICE section 3.2), runs the conditioner MLP and
@@ -69,6 +72,47 @@ def flowkit_register_couplings() -> list[type]:
 
     Then the CLI accepts ``flowkit run nice --coupling NAME --coupling-option KEY=VALUE``,
     ``flowkit bench --couplings additive,NAME``, and ``contract_test`` checks it.
+    """
+
+
+@hookspec
+def flowkit_register_coupling_laws() -> list[type]:
+    """Return coupling-law classes (kind ``law``): the elementwise map ``g`` of a coupling layer.
+
+    Subclass :class:`flowkit.CouplingLaw` and implement ``forward(x, params)`` and
+    ``inverse(y, params)``, each returning the mapped values and the elementwise
+    log-derivative ``log|dy/dx|``, both of ``x``'s shape (NICE section 3.2: the layer sums it).
+    ``params`` is ``[*x.shape, params_per_value]``; set ``params_per_value`` (a class attribute,
+    or in ``__init__`` when an option decides it). Make all-zero parameters the identity (or set
+    ``identity_at_zero = False``), since conditioners start with a zeroed last layer.
+
+    Constructed as ``cls(**coupling_options)``: every option is a keyword with a default. The
+    contract kit builds ``cls(**example)`` for each of ``contract_examples``, checks the law on
+    its own, and checks it inside every layer type (flat, image, autoregressive) with every
+    registered conditioner of that type.
+
+    Then the CLI accepts ``--coupling NAME --coupling-option KEY=VALUE`` in every pipeline
+    (``nice``, ``realnvp``, ``glow``, ``maf``) and ``flowkit bench --couplings additive,NAME``.
+    """
+
+
+@hookspec
+def flowkit_register_conditioners() -> list[type]:
+    """Return conditioner classes (kind ``conditioner``): the networks ``m`` of coupling layers.
+
+    Subclass :class:`flowkit.Conditioner`, set ``layer`` to ``flat``, ``image`` or
+    ``autoregressive`` and implement ``forward(inputs, context=None)``. Constructed as
+    ``cls(in_features, out_features, ...)`` (flat), ``cls(in_channels, out_channels, ...)``
+    (image) or ``cls(features, params_per_value, params_layout=..., ...)`` (autoregressive:
+    the outputs of value ``i`` may depend only on values before it), always with
+    ``context_features=`` and ``zero_init=`` keywords, plus those of ``hidden``, ``depth`` and
+    ``activation`` that the constructor accepts and the user's ``conditioner_options``.
+    :func:`flowkit.with_context` appends a context to flat or image inputs.
+
+    Then the CLI accepts ``flowkit run PIPELINE --set conditioner=NAME`` (and its options as
+    ``--set 'conditioner_options={"KEY": VALUE}'``) in every pipeline whose layers are of its
+    type (``nice``: flat, ``realnvp`` and ``glow``: image, ``maf``: autoregressive), and the
+    contract kit checks it with every registered law.
     """
 
 
@@ -245,6 +289,8 @@ def flowkit_run_finished(run_file: str, status: str, results: dict[str, Any]) ->
 
 #: Registration hook name -> component kind.
 REGISTRATION_HOOKS: dict[str, str] = {
+    "flowkit_register_coupling_laws": "law",
+    "flowkit_register_conditioners": "conditioner",
     "flowkit_register_couplings": "coupling",
     "flowkit_register_permutations": "permutation",
     "flowkit_register_scalings": "scaling",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -73,7 +75,9 @@ class MLP(nn.Sequential):
         return output(inputs.float())
 
 
-def run_conditioner(net: nn.Module, inputs: Tensor, dtype: torch.dtype | None) -> Tensor:
+def run_conditioner(
+    net: Callable[[Tensor], Tensor], inputs: Tensor, dtype: torch.dtype | None
+) -> Tensor:
     """``net(inputs)``, or, with the autocast ``dtype`` of a mixed-precision training step (set
     by :mod:`flowkit.train.precision` on transforms that declare ``conditioner_dtype``), the
     same under ``torch.autocast`` with a float32 result: only float32 touches the data."""

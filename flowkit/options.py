@@ -56,6 +56,18 @@ def constructor_options(
     return found
 
 
+def accepted_options(
+    cls: type, offered: Mapping[str, Any], given: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The keyword options to build ``cls`` with: those of ``offered`` (what a pipeline sets
+    for any component of a kind, e.g. its ``hidden`` width for every conditioner, or its
+    ``scale_bound`` for every law) that ``cls`` accepts, updated with ``given`` (the user's
+    options, passed on as they are, so that an unknown one is still an error)."""
+    known = constructor_options(cls)  # follows **kwargs into the base classes
+    accepted = {k: v for k, v in offered.items() if known is None or k in known}
+    return {**accepted, **dict(given or {})}
+
+
 def check_options(
     cls: type,
     options: Mapping[str, Any],

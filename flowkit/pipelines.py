@@ -10,8 +10,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flowkit.conditioners import check_layer
 from flowkit.errors import ConfigurationError
-from flowkit.options import check_options
+from flowkit.laws import CouplingLaw
+from flowkit.options import accepted_options, check_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.flows import Flow
@@ -62,11 +64,40 @@ class Pipeline:
             if choice in (None, "none"):
                 raise ConfigurationError(f"{kind} options {dict(options)} given, but no {kind}")
             check_options(
-                registry.get(kind, choice),
+                registry.coupling(choice) if kind == "coupling" else registry.get(kind, choice),
                 options,
                 what=f"{kind} {choice!r}",
                 reserved={"features": "", **passed},
             )
+
+    def make_law(
+        self,
+        registry: Registry,
+        config: Mapping[str, Any],
+        offered: Mapping[str, Any] | None = None,
+    ) -> CouplingLaw:
+        """The coupling law ``config["coupling"]`` built with ``config["coupling_options"]``,
+        plus those of ``offered`` (options the pipeline sets for any law, e.g. its
+        ``scale_bound``) that the law accepts. A whole coupling layer of a plugin written
+        before laws is an error here: only ``nice`` can use one."""
+        name = config["coupling"]
+        cls = registry.coupling(name)
+        if not issubclass(cls, CouplingLaw):
+            raise ConfigurationError(
+                f"pipeline {self.name!r}: coupling {name!r} is a whole flat coupling layer "
+                "(registered with flowkit_register_couplings), which only the 'nice' pipeline "
+                "can build; register it as a coupling law (flowkit.CouplingLaw) to use it in "
+                "every pipeline"
+            )
+        return cls(**accepted_options(cls, offered or {}, config.get("coupling_options")))
+
+    def conditioner_class(
+        self, registry: Registry, config: Mapping[str, Any], layer: str
+    ) -> type[Any]:
+        """The registered conditioner ``config["conditioner"]``, checked to fit ``layer``."""
+        cls = registry.get("conditioner", config["conditioner"])
+        check_layer(cls, layer, f"pipeline {self.name!r}")
+        return cls
 
     def build_for(
         self, registry: Registry, event_shape: Sequence[int], config: dict[str, Any]

@@ -14,9 +14,12 @@ from typing import Any, Literal, overload
 
 import torch
 
+from flowkit.conditioners import Conditioner
+from flowkit.coupling import law_coupling_class
 from flowkit.datasets import Dataset
 from flowkit.errors import PluginConflictError, UnknownComponentError
 from flowkit.hookspecs import REGISTRATION_HOOKS
+from flowkit.laws import CouplingLaw
 from flowkit.plugins import (
     BUILTIN_DISTRIBUTION,
     FlowkitPluginManager,
@@ -40,6 +43,10 @@ def required_base(kind: str) -> type | None:
     priors, :class:`flowkit.Dataset` for datasets; None for the other kinds (a pipeline is
     checked by its ``resolve`` and ``build`` methods: ``flowkit.pipelines`` imports this
     module)."""
+    if kind == "law":
+        return CouplingLaw
+    if kind == "conditioner":
+        return Conditioner
     if kind in MODULE_KINDS:
         return torch.nn.Module
     return Dataset if kind == "dataset" else None
@@ -73,6 +80,23 @@ def invalid_components(kind: str, value: object) -> str | None:
         if not isinstance(name, str) or not name:
             return f"returned {item.__qualname__}, which has no `name` class attribute (a string)"
     return None
+
+
+#: Kinds that share the names of another: ``--coupling NAME`` names a law or a whole coupling
+#: layer, so a law and a coupling of the same name contest it (under the kind ``coupling``).
+_SHARED_NAMES = {"law": "coupling"}
+
+
+def _name_key(kind: str, name: str) -> tuple[str, str]:
+    """The key under which a name is contested (shared between ``law`` and ``coupling``)."""
+    return (_SHARED_NAMES.get(kind, kind), name)
+
+
+def _sharing(kind: str, name: str) -> list[tuple[str, str]]:
+    """The entry keys that claim the same name as ``(kind, name)``, itself first."""
+    shared = _name_key(kind, name)[0]
+    others = sorted(k for k in KINDS if k != kind and _name_key(k, name)[0] == shared)
+    return [(kind, name), *((k, name) for k in others)]
 
 
 @dataclass(frozen=True)
@@ -152,18 +176,18 @@ class Registry:
             info.distribution if info else None,
             info.version if info else None,
         )
-        key = (kind, name)
+        key = _name_key(kind, name)
         contested = self._conflicts.get(key)
-        existing = self._entries.get(key)
+        rival = next((k for k in _sharing(kind, name) if k in self._entries), None)
         if contested is not None:
             if all(e.component is not component for e in contested):
                 contested.append(entry)
                 warnings.warn(str(self._conflict_error(key)), PluginWarning, stacklevel=2)
-        elif existing is not None and existing.component is not component:
-            self._conflicts[key] = [self._entries.pop(key), entry]
+        elif rival is not None and self._entries[rival].component is not component:
+            self._conflicts[key] = [self._entries.pop(rival), entry]
             warnings.warn(str(self._conflict_error(key)), PluginWarning, stacklevel=2)
         else:
-            self._entries[key] = entry
+            self._entries[(kind, name)] = entry
 
     def contested(self) -> list[Entry]:
         """Every entry of every contested name (each plugin's claim)."""
@@ -201,18 +225,46 @@ class Registry:
     def get(self, kind: str, name: str) -> type[Any]:
         """The class registered as ``name`` (typed as the kind's base class: a
         :class:`flowkit.Transform`, :class:`flowkit.Prior` or :class:`flowkit.Dataset`
-        subclass); an :class:`UnknownComponentError` suggests others."""
+        subclass); an :class:`UnknownComponentError` suggests others.
+
+        ``get("coupling", NAME)`` of a coupling law is a whole flat coupling-layer class for
+        it (:func:`flowkit.coupling.law_coupling_class`), as before laws were parts."""
+        if kind == "coupling" and ("law", name) in self._entries:
+            return law_coupling_class(self._entries[("law", name)].component)
         return self.entry(kind, name).component
+
+    def coupling_kind(self, name: str) -> str:
+        """``law`` when ``--coupling NAME`` names a registered coupling law, ``coupling`` when
+        it names a whole coupling layer of a plugin written before laws; an unknown name is an
+        :class:`UnknownComponentError` that suggests from both."""
+        if ("coupling", name) in self._conflicts:
+            return "coupling"  # contested: looking it up raises PluginConflictError
+        for kind in ("law", "coupling"):
+            if (kind, name) in self._entries:
+                return kind
+        known = sorted({*self.names("law"), *self.names("coupling")})
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        raise UnknownComponentError("coupling", name, known, close)
+
+    def coupling(self, name: str) -> type[Any]:
+        """The class ``--coupling NAME`` means: a :class:`flowkit.CouplingLaw` subclass, or a
+        whole :class:`flowkit.CouplingTransform` subclass (see :meth:`coupling_kind`)."""
+        return self.get(self.coupling_kind(name), name)
+
+    def coupling_names(self) -> list[str]:
+        """Every name ``--coupling`` accepts: registered laws and whole coupling layers."""
+        return sorted({*self.names("law"), *self.names("coupling")})
 
     def entry(self, kind: str, name: str) -> Entry:
         """The entry of ``name``; unknown names suggest close ones, contested ones name both
         plugins (:class:`PluginConflictError`)."""
-        if (kind, name) in self._conflicts:
-            raise self._conflict_error((kind, name))
+        if _name_key(kind, name) in self._conflicts:
+            raise self._conflict_error(_name_key(kind, name))
         try:
             return self._entries[(kind, name)]
         except KeyError:
-            known = self.names(kind)
+            # --coupling NAME names a law or a whole coupling layer: suggest from both.
+            known = self.coupling_names() if kind == "coupling" else self.names(kind)
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
             raise UnknownComponentError(kind, name, known, close) from None
 

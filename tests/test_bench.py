@@ -1,22 +1,28 @@
 """The bench harness (flowkit.bench.runner), its HDF5 file, table, figure and speed helpers.
 
-A tiny bench (2 laws x 2 seeds, a few epochs of a small NICE on digits) runs once per session;
+A tiny bench (2 laws x 2 seeds, a few epochs of a small NICE on digits) runs once per module
+(glow and maf get one tiny run each);
 the tests check what the file holds, never how fast anything was.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import h5py
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from flowkit import load_registry
+from flowkit.bench.options import DEFAULT_MODEL, check_law, default_model
 from flowkit.bench.report import format_table, save_comparison_figure
 from flowkit.bench.runner import BenchOptions, LawResult, round_trip_error, run_bench
 from flowkit.bench.throughput import gemm_replay, linear_macs, linear_shapes, matmul_bound
-from flowkit.errors import ConfigurationError, RunFileError
+from flowkit.cli import cli
+from flowkit.errors import ConfigurationError, RunFileError, UnknownComponentError
 from flowkit.io.benchfile import FORMAT, read_bench_file, write_bench_file
 from flowkit.metrics import bits_per_dim
 
@@ -46,6 +52,7 @@ def bench(registry, tmp_path_factory):
 def test_file_holds_every_law_in_order_with_one_value_per_repeat(bench):
     result, record, _ = bench
     assert record.attrs["format"] == FORMAT
+    assert record.attrs["pipeline"] == record.pipeline == "nice"
     assert record.couplings == list(LAWS)
     assert record.attrs["options"]["repeats"] == 2
     assert record.attrs["dataset"]["name"] == "digits"
@@ -199,14 +206,14 @@ def test_bad_options_are_configuration_errors(options, match):
         BenchOptions(**options).validate()
 
 
-def test_unknown_law_fails_before_any_training(registry):
-    from flowkit.errors import UnknownComponentError
-
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [({"couplings": ("additive", "addditive")}, "'additive'"), ({"pipeline": "glw"}, "'glow'")],
+)
+def test_an_unknown_law_or_pipeline_fails_before_any_data_loads(registry, options, match):
     messages = []
-    with pytest.raises(UnknownComponentError, match="did you mean 'additive'"):
-        run_bench(
-            registry, BenchOptions(couplings=("additive", "addditive")), echo=messages.append
-        )
+    with pytest.raises(UnknownComponentError, match=f"did you mean {match}"):
+        run_bench(registry, BenchOptions(**options), echo=messages.append)
     assert messages == []
 
 
@@ -290,18 +297,120 @@ def test_split_form_runs_equal_layer_by_layer_calls(registry, features, options)
 
 
 def test_couplings_with_hooks_or_own_mechanics_are_called_whole(registry):
-    from flowkit import CouplingTransform
+    from flowkit import CouplingTransform, LawCoupling
 
-    coupling = registry.get("coupling", "additive")
-    layer = coupling(8, hidden=4, depth=1)
+    law = registry.coupling("additive")
+    layer = LawCoupling(8, law=law(), hidden=4, depth=1)
     assert layer.split_key == (8, "interleaved")
-    assert coupling(7, hidden=4, depth=1).split_key is None  # odd: no strided layout
+    assert LawCoupling(7, law=law(), hidden=4, depth=1).split_key is None  # odd: no layout
     calls = []
     layer.register_forward_hook(lambda module, args, out: calls.append(1))
     assert layer.split_key is None
 
-    class OwnForward(coupling):
+    class OwnForward(LawCoupling):
         def forward(self, inputs, context=None):
             return CouplingTransform.forward(self, inputs, context)
 
-    assert OwnForward(8, hidden=4, depth=1).split_key is None
+    assert OwnForward(8, law=law(), hidden=4, depth=1).split_key is None
+
+
+# ---- other pipelines: image (glow), autoregressive (maf) ----------------------------------------
+ONE_RUN = {"repeats": 1, "epochs": 1, "device": "cpu", "speed_rounds": 1, "speed_seconds": 0.01}
+
+
+def bench_cli(*args):
+    fixed = ["--epochs", "1", "--repeats", "1", "--speed-rounds", "1", "--device", "cpu"]
+    return CliRunner().invoke(cli, ["bench", *fixed, *map(str, args)])
+
+
+def assert_one_line_error(result, match):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and match in lines[0], lines
+
+
+def test_glow_bench_end_to_end_records_the_pipeline(registry, tmp_path):
+    if "rqspline" not in registry.coupling_names():
+        pytest.skip("flowkit-spline (rqspline) not installed")
+    out, laws = tmp_path / "glow.h5", ["--pipeline", "glow", "--couplings", "additive,rqspline"]
+    result = bench_cli(*laws, "--hidden", 8, "--set", "steps=1", "--set", "levels=1", "--out", out)
+    assert result.exit_code == 0, result.output
+    record = read_bench_file(out)
+    assert record.attrs["pipeline"] == record.pipeline == "glow"
+    for law in record.couplings:
+        config, summary = record.summaries[law]["config"], record.summaries[law]
+        options = config["pipeline_options"]
+        assert config["pipeline"] == "glow" and options["coupling"] == law
+        assert options["hidden"] == 8 and options["steps"] == 1  # --hidden reaches glow's
+        assert "layers" not in options and "depth" not in options
+        assert np.isfinite(record.arrays[law]["test_nll"]).all()
+        assert summary["round_trip_max_error"] < 1e-3 and summary["train_samples_per_s"] > 0
+        # convolutions: no matmul bound, shown as n/a rather than a made-up number
+        assert np.isnan(record.arrays[law]["matmul_bound_samples_per_s"]).all()
+        assert math.isnan(summary["train_fraction_of_matmul_bound"])
+    table = result.stdout.splitlines()
+    assert [line.split()[0] for line in table[2:4]] == ["additive", "rqspline"]
+    assert " n/a " in table[2] and "pipeline: glow" in table[4]
+    assert (tmp_path / "glow.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_maf_bench_times_every_law_with_a_moderate_sample_batch(registry):
+    model = {"layers": 2, "hidden": 64, "depth": 1}
+    options = BenchOptions(pipeline="maf", pipeline_options=model, **ONE_RUN)
+    assert options.sample_batch_size == 100  # sampling inverts one dimension at a time
+    result = run_bench(registry, options)
+    assert [law.law for law in result.laws] == list(options.couplings)
+    for law in result.laws:
+        summary = law.summary()
+        assert law.config["pipeline"] == "maf" and math.isfinite(summary["test_nll_mean"])
+        assert summary["round_trip_max_error"] < 1e-4 and summary["sample_samples_per_s"] > 0
+        # MADE is linear layers: the bound applies
+        assert math.isfinite(summary["train_fraction_of_matmul_bound"])
+
+
+def test_each_pipeline_gets_small_default_sizes_of_its_own_options(registry):
+    assert BenchOptions().base.pipeline_options == DEFAULT_MODEL
+    for pipeline in ("nice", "realnvp", "glow", "maf"):
+        declared = registry.get("pipeline", pipeline).defaults
+        model = BenchOptions(pipeline=pipeline).base.pipeline_options
+        assert model and set(model) <= set(declared), pipeline
+        assert default_model(pipeline, declared) == model
+    assert "layers" not in BenchOptions(pipeline="glow").base.pipeline_options
+    assert default_model("someone-elses") == {}  # a plugin's pipeline: its own defaults
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--pipeline", "glw"], "unknown pipeline 'glw'; did you mean 'glow'?"),
+        (["--pipeline", "glow", "--layers", "3"], "--layers: pipeline 'glow' has no option"),
+        (["--pipeline", "realnvp", "--depth", "2"], "--depth: pipeline 'realnvp' has no option"),
+        (["--pipeline", "glow", "--set", "depth=2"], "pipeline 'glow' has no option(s) depth"),
+    ],
+)
+def test_an_unknown_pipeline_or_an_option_it_lacks_is_a_one_line_error(tmp_path, args, match):
+    result = bench_cli(*args, "--out", tmp_path / "b.h5")
+    assert_one_line_error(result, match)
+    assert "data:" not in result.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_a_whole_old_style_coupling_layer_is_only_for_nice(install_dists, tmp_path):
+    install_dists("fk_oldstyle")
+    check_law(load_registry(), "nice", "oldstyle_affine")  # nice builds it, as before
+    couplings = ["--couplings", "additive,oldstyle_affine"]
+    result = bench_cli("--pipeline", "maf", *couplings, "--out", tmp_path / "b.h5")
+    assert_one_line_error(result, "only the 'nice' pipeline can build, not 'maf'")
+    assert not (tmp_path / "b.h5").exists()
+
+
+def test_an_old_bench_file_without_a_pipeline_reads_as_nice(bench, tmp_path):
+    path = write_bench_file(tmp_path / "old.h5", bench[0])
+    with h5py.File(path, "r+") as handle:  # as written before bench took --pipeline
+        del handle.attrs["pipeline"]
+        options = json.loads(handle.attrs["options"].removeprefix("json:"))
+        del options["pipeline"]
+        handle.attrs["options"] = "json:" + json.dumps(options)
+    record = read_bench_file(path)
+    assert "pipeline" not in record.attrs["options"]
+    assert record.pipeline == record.attrs["pipeline"] == "nice"
+    assert "pipeline: nice" in format_table(record)

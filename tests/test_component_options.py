@@ -60,7 +60,7 @@ def test_python_options_reach_every_kind(registry):
         whitening_options={"eps": 1e-3},
     )
     layers = {type(t).__name__: t for t in flow.transform}
-    assert layers["AffineCoupling"].scale_bound == "exp"
+    assert layers["LawCoupling"].law.scale_bound == "exp"
     assert "bias" not in dict(layers["LULinear"].named_parameters())
     assert layers["DiagonalScaling"].min_std == 1e-3
     assert layers["ZCAWhitening"].eps == 1e-3

@@ -15,12 +15,13 @@ from click.testing import CliRunner
 
 import flowkit.io.h5 as h5_module
 import flowkit.run.runner as runner_module
+from flowkit import LawCoupling
 from flowkit.cli import cli
 from flowkit.io.atomic import atomic_path
 from flowkit.io.runfile import read_run_record
 from flowkit.testing import ContractError
 from flowkit.testing.extreme_checks import check_extreme_inputs
-from flowkit_builtins.couplings import AffineCoupling
+from flowkit_builtins.couplings import AffineLaw
 
 TINY = ["--dataset", "moons", "--hidden", "8", "--depth", "1", "--layers", "3"]
 TINY += ["--device", "cpu", "-q", "--num-samples", "2"]
@@ -254,12 +255,12 @@ def test_continuous_data_with_a_constant_feature_is_refused(tmp_path):
 
 def test_the_sigmoid_law_keeps_its_inverse_finite_and_the_kit_checks_it(monkeypatch):
     def make():
-        return AffineCoupling(6, hidden=16, depth=1, scale_bound="sigmoid")
+        return LawCoupling(6, law=AffineLaw(scale_bound="sigmoid"), hidden=16, depth=1)
 
     check_extreme_inputs(make, 6)
     layer = make()
     u = torch.full((1, 3), -500.0)
-    assert torch.isfinite(torch.exp(-layer._log_scale(u))).all()
+    assert torch.isfinite(torch.exp(-layer.law._log_scale(u))).all()
 
     import flowkit_builtins.couplings as couplings
 

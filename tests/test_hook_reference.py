@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from flowkit import CouplingTransform, Transform, hookspecs, load_registry
 from flowkit.cli import cli
+from flowkit.cli.component_options import OPTION_KINDS
 from flowkit.hookspecs import REGISTRATION_HOOKS
 from flowkit.io.runfile import read_run_record
 from flowkit.testing import ContractError, check_component, check_transform
@@ -68,9 +69,16 @@ def test_docstrings_state_what_the_nice_pipeline_passes(registry):
     for kind, passed in nice.component_arguments.items():
         hook = next(h for h, k in REGISTRATION_HOOKS.items() if k == kind)
         doc = inspect.getdoc(getattr(hookspecs, hook))
-        assert f"**{kind}_options" in doc and f"--{kind}-option" in doc, hook
-        for argument in passed:
-            assert f"{argument}=" in doc, f"{hook} does not say it passes {argument}"
+        if kind in OPTION_KINDS:  # kinds with a --KIND-option flag
+            assert f"**{kind}_options" in doc and f"--{kind}-option" in doc, hook
+            for argument in passed:
+                assert f"{argument}=" in doc, f"{hook} does not say it passes {argument}"
+        else:  # chosen with --set KIND=NAME, options in KIND_options
+            assert f"{kind}_options" in doc and f"--set {kind}=" in doc, hook
+            for argument in passed:
+                assert re.search(rf"\b{argument}\b", doc), (
+                    f"{hook} does not say it passes {argument}"
+                )
     priors = inspect.getdoc(hookspecs.flowkit_register_priors)
     assert "_log_prob(inputs, context)" in priors and "_sample_standard(num_samples)" in priors
     assert "**dataset_options" in inspect.getdoc(hookspecs.flowkit_register_datasets)
@@ -111,6 +119,46 @@ def test_examples_work_together_as_the_cli_says(monkeypatch, tmp_path):
     assert options["coupling_options"] == {"bound": 0.5}
     assert options["prior_options"] == {"scale": 2}
     assert record.config.dataset_options == {"size": 200, "slope": 2.0}
+
+
+TINY_RUN = ["--epochs", "1", "--num-samples", "0", "--device", "cpu", "--threads", "1", "-q"]
+#: Each pipeline at a tiny size, on data it models: flat pipelines on 2-D points, image ones on
+#: the 8x8 digits.
+TINY_PIPELINES = {
+    "nice": ["--dataset", "moons", "--layers", "3", "--hidden", "8", "--depth", "1"],
+    "maf": ["--dataset", "moons", "--layers", "2", "--hidden", "8", "--depth", "1"],
+    "realnvp": ["--dataset", "digits", "--set", "levels=1", "--set", "steps=1", "--hidden", "4"],
+    "glow": ["--dataset", "digits", "--set", "levels=1", "--set", "steps=1", "--hidden", "4"],
+}
+
+
+@pytest.mark.parametrize("pipeline", list(TINY_PIPELINES))
+def test_law_example_trains_in_every_pipeline(pipeline, monkeypatch, tmp_path):
+    module = example("flowkit_register_coupling_laws", monkeypatch)
+    out = tmp_path / "run.h5"
+    result = CliRunner().invoke(
+        cli,
+        ["-p", module, "run", pipeline, "--coupling", "softsign_affine",
+         "--coupling-option", "bound=0.5", *TINY_PIPELINES[pipeline], *TINY_RUN,
+         "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_run_record(out).config.pipeline_options["coupling_options"] == {"bound": 0.5}
+
+
+def test_conditioner_example_is_chosen_with_set(monkeypatch, tmp_path):
+    module = example("flowkit_register_conditioners", monkeypatch)
+    out = tmp_path / "run.h5"
+    result = CliRunner().invoke(
+        cli,
+        ["-p", module, "run", "nice", "--coupling", "affine", "--set", "conditioner=skip_tanh",
+         "--set", 'conditioner_options={"skip": false}', *TINY_PIPELINES["nice"], *TINY_RUN,
+         "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    options = read_run_record(out).config.pipeline_options
+    assert options["conditioner"] == "skip_tanh"
+    assert options["conditioner_options"] == {"skip": False}
 
 
 def test_pipeline_example_runs_as_flowkit_run_name(monkeypatch, tmp_path):

@@ -19,6 +19,8 @@ from click.testing import CliRunner
 
 from flowkit import (
     CompositeTransform,
+    Conditioner,
+    CouplingLaw,
     CouplingTransform,
     Dataset,
     Flow,
@@ -27,6 +29,7 @@ from flowkit import (
     Transform,
     hookimpl,
     load_registry,
+    with_context,
 )
 from flowkit.cli import cli
 from flowkit.testing import check_component
@@ -43,6 +46,41 @@ class HalfShiftCoupling(CouplingTransform):
 
     def _inverse_transform(self, y2, params):
         return y2 - 0.5 * params, y2.new_zeros(y2.shape[0])
+
+
+class ClampedShiftLaw(CouplingLaw):
+    """``y = x + tanh(t)``: an additive law whose shift stays in (-1, 1)."""
+
+    name = "hk_clamped_shift"
+
+    def forward(self, inputs, params):
+        return inputs + torch.tanh(params[..., 0]), torch.zeros_like(inputs)
+
+    def inverse(self, inputs, params):
+        return inputs - torch.tanh(params[..., 0]), torch.zeros_like(inputs)
+
+
+class WideMLPConditioner(Conditioner):
+    """A flat conditioner: one hidden layer of ``4 * hidden`` tanh units."""
+
+    name = "hk_wide"
+    layer = "flat"
+    contract_examples = [{"hidden": 2}]
+
+    def __init__(self, in_features, out_features, *, hidden=4, context_features=0, zero_init=True):
+        super().__init__()
+        self.context_features = context_features
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(in_features + context_features, 4 * hidden),
+            torch.nn.Tanh(),
+            torch.nn.Linear(4 * hidden, out_features),
+        )
+        if zero_init:
+            torch.nn.init.zeros_(self.body[-1].weight)
+            torch.nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, inputs, context=None):
+        return self.body(with_context(inputs, context, self.context_features))
 
 
 class RollPermutation(Transform):
@@ -154,6 +192,14 @@ class RegistrationPlugin:
         return [HalfShiftCoupling]
 
     @hookimpl
+    def flowkit_register_coupling_laws(self):
+        return [ClampedShiftLaw]
+
+    @hookimpl
+    def flowkit_register_conditioners(self):
+        return [WideMLPConditioner]
+
+    @hookimpl
     def flowkit_register_permutations(self):
         return [RollPermutation]
 
@@ -207,6 +253,22 @@ def test_hook_flowkit_register_couplings(registry):
     flow = nice(registry, coupling="hk_half_shift")
     layers = [t for t in flow.transform if isinstance(t, HalfShiftCoupling)]
     assert [t.parity for t in layers] == [0, 1, 0]
+
+
+def test_hook_flowkit_register_coupling_laws(registry):
+    assert_registered(registry, "law", ClampedShiftLaw)  # alone and in every layer type
+    flow = nice(registry, coupling="hk_clamped_shift")
+    layers = [t for t in flow.transform if isinstance(getattr(t, "law", None), ClampedShiftLaw)]
+    assert [t.parity for t in layers] == [0, 1, 0]
+    assert len({id(t.law) for t in layers}) == 3  # each layer its own law
+
+
+def test_hook_flowkit_register_conditioners(registry):
+    assert_registered(registry, "conditioner", WideMLPConditioner)
+    flow = nice(registry, conditioner="hk_wide", hidden=3)
+    nets = [t.net for t in flow.transform if isinstance(getattr(t, "net", None), Conditioner)]
+    assert len(nets) == 3 and all(isinstance(n, WideMLPConditioner) for n in nets)
+    assert nets[0].body[0].out_features == 12  # the pipeline's --hidden reached it
 
 
 def test_hook_flowkit_register_permutations(registry):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -53,10 +54,15 @@ def test_installed_skeleton_is_discovered_and_passes_its_tests(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys, pytest
-        from flowkit import load_registry
-        entry = load_registry().entry("coupling", "{NAME}")
+        from flowkit import CouplingLaw, load_registry
+        from flowkit.testing.pytest_plugin import plugin_checks
+        registry = load_registry()
+        entry = registry.entry("law", "{NAME}")
         assert (entry.plugin, entry.distribution) == ("{NAME}", "{DIST}"), entry
         assert entry.component.__module__ == "{NAME}.coupling"
+        assert issubclass(entry.component, CouplingLaw)
+        assert registry.coupling_kind("{NAME}") == "law"  # what --coupling {NAME} finds
+        print("contract checks:", len(plugin_checks("{NAME}")))
         sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", r"{project / "tests"}"]))
         """
     )
@@ -68,7 +74,12 @@ def test_installed_skeleton_is_discovered_and_passes_its_tests(tmp_path):
         timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "17 passed" in run.stdout  # 2 constructor examples x 8 checks, and the training test
+    checks = int(re.search(r"contract checks: (\d+)", run.stdout).group(1))
+    # 6 law checks x 2 constructor examples, then the law in every layer type with every
+    # conditioner (flat: mlp, image: glow and resnet, autoregressive: made, 7-8 checks each)
+    assert checks >= 2 * 6 + 30
+    # the contract checks, the 4 pipelines (nice, maf, realnvp, glow) and the training test
+    assert f"{checks + 5} passed" in run.stdout, run.stdout[-2000:]
 
 
 def test_refuses_to_overwrite_without_force(tmp_path):
@@ -105,6 +116,7 @@ def test_refuses_to_overwrite_without_force(tmp_path):
             "additive",
             "a coupling named 'additive' is already registered by plugin 'flowkit.couplings'",
         ),
+        ("rqspline", "a coupling named 'rqspline' is already registered by plugin 'spline'"),
         ("spline", "a flowkit plugin named 'spline' is already installed"),
     ],
 )

@@ -119,7 +119,7 @@ def test_test_plugin_registers_nflows_transforms():
         assert entry.component.__mro__[1].__module__.startswith("nflows.")
         assert entry.plugin == nflows_test_plugin.__name__
     # The built-ins are still there beside it.
-    assert "additive" in _PLUGIN_REGISTRY.names("coupling")
+    assert "additive" in _PLUGIN_REGISTRY.names("law")
 
 
 @pytest.mark.parametrize("check", _NFLOWS_CHECKS, ids=[c.id for c in _NFLOWS_CHECKS])

@@ -88,7 +88,8 @@ def test_component_name_clash_affects_only_that_name(install_dists, tmp_path):
     with pytest.warns(PluginWarning, match="'flowkit.couplings' and 'clash' both register"):
         registry = load_registry()
     assert registry.get("prior", "clash_prior")  # the clashing plugin's other component works
-    assert registry.get("coupling", "affine")  # and so do the built-ins
+    assert registry.get("law", "affine")  # and so do the built-ins
+    assert registry.coupling_kind("affine") == "law"
     with pytest.raises(PluginConflictError) as info:
         registry.get("coupling", "additive")
     message = str(info.value)

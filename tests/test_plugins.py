@@ -15,9 +15,13 @@ from flowkit.cli import cli
 from tests.plugins import clashing_plugin, raising_plugin
 
 BUILTIN_NAMES = {
-    ("coupling", "additive"),
-    ("coupling", "multiplicative"),
-    ("coupling", "affine"),
+    ("law", "additive"),
+    ("law", "multiplicative"),
+    ("law", "affine"),
+    ("conditioner", "mlp"),
+    ("conditioner", "glow"),
+    ("conditioner", "resnet"),
+    ("conditioner", "made"),
     ("permutation", "reverse"),
     ("permutation", "random"),
     ("permutation", "lu"),
@@ -53,7 +57,7 @@ def installed_plugin(tmp_path, monkeypatch):
 def test_builtins_are_registered_through_entry_points(registry):
     names = {(entry.kind, entry.name) for entry in registry}
     assert names >= BUILTIN_NAMES
-    additive = registry.entry("coupling", "additive")
+    additive = registry.entry("law", "additive")
     assert additive.distribution == "flowkit" and additive.version
     assert additive.component.__module__.startswith("flowkit_builtins.")
 
@@ -71,14 +75,13 @@ def test_plugins_table_has_headers_and_rows():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["kind", "name", "plugin", "version"]
-    assert any(line.split()[:2] == ["coupling", "affine"] for line in lines)
+    assert any(line.split()[:2] == ["law", "affine"] for line in lines)
     plugins = CliRunner().invoke(cli, ["plugins"])
     assert plugins.exit_code == 0
     lines = plugins.stdout.splitlines()
     assert lines[0].split() == ["plugin", "distribution", "version", "contributes"]
     assert any(
-        line.startswith("flowkit.couplings ") and "coupling: additive, affine" in line
-        for line in lines
+        line.startswith("flowkit.couplings ") and "law: additive, affine" in line for line in lines
     )
 
 
@@ -109,7 +112,7 @@ def test_plugin_that_fails_to_import_is_a_warning(installed_plugin):
     installed_plugin("fk_broken", "raise ImportError('missing dependency xyz')")
     with pytest.warns(PluginWarning, match="fk_broken.*missing dependency xyz"):
         registry = load_registry()
-    assert ("coupling", "additive") in registry
+    assert ("law", "additive") in registry
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0
     assert "fk_broken" in result.stderr and "missing dependency xyz" in result.stderr
@@ -155,10 +158,10 @@ def test_block_builtin_plugin_by_cli_and_environment(monkeypatch):
     result = CliRunner().invoke(cli, ["-p", "no:whitenings", "plugins", "--components", "--json"])
     assert result.exit_code == 0
     kinds = {row["kind"] for row in json.loads(result.stdout)}
-    assert "whitening" not in kinds and "coupling" in kinds
+    assert "whitening" not in kinds and "law" in kinds
     monkeypatch.setenv("FLOWKIT_DISABLE_PLUGINS", "couplings, priors")
     registry = load_registry()
-    assert "additive" not in registry.names("coupling") and registry.names("prior") == []
+    assert "additive" not in registry.coupling_names() and registry.names("prior") == []
     assert registry.names("whitening")
 
 
@@ -188,7 +191,7 @@ def test_console_script_runs():
 def test_misspelled_hook_skips_that_plugin_with_a_warning():
     with pytest.warns(PluginWarning, match="misspelled_plugin.*flowkit_register_coupling"):
         registry = load_registry(plugins=["tests.plugins.misspelled_plugin"])
-    assert "additive" in registry.names("coupling")
+    assert "additive" in registry.names("law")
     result = CliRunner().invoke(cli, ["-p", "tests.plugins.misspelled_plugin", "plugins"])
     assert result.exit_code == 0 and "misspelled_plugin" in result.stderr
 

@@ -51,10 +51,11 @@ ONE_LINE_TEST = """
 def test_fixtures_come_from_the_entry_point(
     flowkit_registry, flowkit_plugin_manager, flowkit_check
 ):
-    assert ("coupling", "additive") in flowkit_registry
+    assert ("law", "additive") in flowkit_registry
     assert flowkit_plugin_manager.has_plugin("flowkit.couplings")
     assert flowkit_registry.plugin_manager is flowkit_plugin_manager
-    flowkit_check("coupling", flowkit_registry.get("coupling", "additive"))  # passes: no raise
+    flowkit_check("law", flowkit_registry.get("law", "additive"))  # passes: no raise
+    flowkit_check("coupling", flowkit_registry.get("coupling", "additive"))  # the flat layer
 
 
 def test_one_line_checks_every_component_of_the_plugin_and_only_those(pytester):
@@ -117,11 +118,13 @@ def test_without_the_plugin_the_fixtures_are_missing(pytester):
 
 def test_installed_plugin_by_entry_point_name_or_module():
     by_name = {(c.kind, c.name) for c in plugin_checks("flowkit.couplings")}
-    assert by_name == {
-        ("coupling", "additive"),
-        ("coupling", "multiplicative"),
-        ("coupling", "affine"),
+    assert {(kind, name) for kind, name in by_name if kind == "law"} == {
+        ("law", "additive"),
+        ("law", "multiplicative"),
+        ("law", "affine"),
     }
+    # and each law in every layer type, with every conditioner that fits
+    assert ("layer", "affine+glow@conv_coupling") in by_name
     by_module = {(c.kind, c.name) for c in plugin_checks("flowkit_builtins.couplings")}
     assert by_module == by_name
 

@@ -1,12 +1,14 @@
 """What ``flowkit bench`` compares and how: :class:`BenchOptions`.
 
 Only bench's own settings (the laws, repeats, timing) are declared here; every other option is
-the run configuration of :mod:`flowkit.run.config`, shared by every law.
+the run configuration of :mod:`flowkit.run.config`, shared by every law: the pipeline (``nice``
+by default; ``realnvp``, ``glow``, ``maf`` or a plugin's) and its options included.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -19,19 +21,54 @@ from flowkit.train.options import TrainOptions
 DEFAULT_COUPLINGS = ("additive", "multiplicative", "affine")
 #: A small NICE that trains in seconds on digits (the paper's MNIST model is 4 x (5 x 1000)).
 DEFAULT_MODEL = {"layers": 4, "hidden": 256, "depth": 3}
+#: Bench's model of each built-in pipeline: small sizes that train in seconds on digits (the
+#: other options keep the pipeline's defaults). A pipeline not listed here (a plugin's) is
+#: benched with its own defaults.
+DEFAULT_MODELS: dict[str, dict[str, Any]] = {
+    "nice": DEFAULT_MODEL,
+    "realnvp": {"steps": 2, "hidden": 32, "blocks": 1},
+    "glow": {"steps": 2, "hidden": 32},
+    "maf": {"layers": 4, "hidden": 128, "depth": 1},
+}
+#: Examples per timed sampling call of pipelines whose sampling inverts one dimension at a
+#: time (``D`` conditioner passes per layer); others sample ``eval_batch_size`` at once.
+SEQUENTIAL_SAMPLE_BATCH = {"maf": 100}
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-#: Where bench's defaults differ from ``flowkit run``'s: a small model on digits, a fixed number
-#: of epochs with no early stopping, so that every law trains for the same budget.
+#: Where bench's defaults differ from ``flowkit run``'s: a small model (``DEFAULT_MODELS``) on
+#: digits, a fixed number of epochs with no early stopping, so that every law trains for the
+#: same budget.
 BENCH_RUN_DEFAULTS: dict[str, Any] = {
     "dataset": "digits",
-    "pipeline_options": DEFAULT_MODEL,
     "epochs": 50,
     "patience": 0,
 }
 _RUN_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig)) - {"train"}
 _TRAIN_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainOptions))
+
+
+def default_model(pipeline: str, declared: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Bench's model options for ``pipeline`` (:data:`DEFAULT_MODELS`; ``{}``: its own
+    defaults), keeping only the options in ``declared`` (the pipeline's ``defaults``) when
+    given, so that no option reaches a pipeline that has none of that name."""
+    model = dict(DEFAULT_MODELS.get(pipeline, {}))
+    if declared is not None:
+        model = {key: value for key, value in model.items() if key in declared}
+    return model
+
+
+def check_law(registry, pipeline: str, law: str) -> None:
+    """Fail on a law ``pipeline`` cannot use: an unknown name (with suggestions), or a whole
+    coupling layer of a plugin written before laws anywhere but in ``nice``."""
+    registry.coupling(law)
+    if pipeline != "nice" and registry.coupling_kind(law) == "coupling":
+        raise ConfigurationError(
+            f"coupling {law!r} is a whole flat coupling layer (registered with "
+            f"flowkit_register_couplings), which only the 'nice' pipeline can build, not "
+            f"{pipeline!r}; leave it out of --couplings, or register it as a coupling law "
+            "(flowkit.CouplingLaw)"
+        )
 
 
 class BenchOptions:
@@ -41,7 +78,9 @@ class BenchOptions:
     every law shares (:attr:`base`, a :class:`RunConfig` whose coupling is left out), so a run
     option is declared once, in :class:`RunConfig` / :class:`TrainOptions`. Any of their fields
     may be passed as a keyword (``BenchOptions(epochs=2, lr=1e-3)``) and read as an attribute
-    (``options.epochs``).
+    (``options.epochs``). Without ``pipeline_options``, the pipeline's model is
+    :func:`default_model`'s. ``sample_batch_size`` (examples per timed sampling call) defaults
+    to ``eval_batch_size``, capped for a pipeline of :data:`SEQUENTIAL_SAMPLE_BATCH`.
     """
 
     def __init__(
@@ -52,6 +91,7 @@ class BenchOptions:
         speed_seconds: float = 0.25,
         compile: bool = False,
         amp: str | None = None,
+        sample_batch_size: int | None = None,
         **run_options: Any,
     ) -> None:
         unknown = set(run_options) - _RUN_FIELDS - _TRAIN_FIELDS
@@ -64,11 +104,17 @@ class BenchOptions:
         self.compile = compile
         self.amp = amp
         values = {**BENCH_RUN_DEFAULTS, **run_options}
-        values["pipeline_options"] = dict(values["pipeline_options"])
+        pipeline = values.setdefault("pipeline", "nice")
+        given = values.get("pipeline_options")
+        values["pipeline_options"] = dict(default_model(pipeline) if given is None else given)
         train = TrainOptions(**{k: v for k, v in values.items() if k in _TRAIN_FIELDS})
         self.base = RunConfig(
             **{k: v for k, v in values.items() if k in _RUN_FIELDS and k != "seed"}, train=train
         )
+        if sample_batch_size is None:
+            cap = SEQUENTIAL_SAMPLE_BATCH.get(pipeline, train.eval_batch_size)
+            sample_batch_size = min(train.eval_batch_size, cap)
+        self.sample_batch_size = sample_batch_size
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: the shared run configuration's fields.
@@ -88,6 +134,7 @@ class BenchOptions:
             "speed_seconds": self.speed_seconds,
             "compile": self.compile,
             "amp": self.amp,
+            "sample_batch_size": self.sample_batch_size,
         }
         run = {k: v for k, v in self.base.to_dict().items() if k in _RUN_FIELDS}
         # Bench's own ``compile`` (timings) wins over the training option of the same name.
@@ -100,8 +147,8 @@ class BenchOptions:
             raise ConfigurationError(f"a coupling law is listed twice: {','.join(self.couplings)}")
         if "coupling" in self.base.pipeline_options:
             raise ConfigurationError("the coupling law is what bench varies; use --couplings")
-        if self.repeats < 1 or self.speed_rounds < 1:
-            raise ConfigurationError("repeats and speed rounds must be >= 1")
+        if self.repeats < 1 or self.speed_rounds < 1 or self.sample_batch_size < 1:
+            raise ConfigurationError("repeats, speed rounds and sample batch size must be >= 1")
         if self.amp not in (None, *AMP_DTYPES):
             raise ConfigurationError(f"--amp takes {', '.join(AMP_DTYPES)}, got {self.amp!r}")
         for law in self.couplings:
@@ -127,5 +174,9 @@ __all__ = [
     "BENCH_RUN_DEFAULTS",
     "DEFAULT_COUPLINGS",
     "DEFAULT_MODEL",
+    "DEFAULT_MODELS",
+    "SEQUENTIAL_SAMPLE_BATCH",
     "BenchOptions",
+    "check_law",
+    "default_model",
 ]

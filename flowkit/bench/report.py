@@ -1,6 +1,7 @@
 """Showing a bench file: the comparison table (one row per coupling law) and figure.
 
-Both read a :class:`flowkit.io.benchfile.BenchRecord`, so what is shown is what the file holds.
+Both read a :class:`flowkit.io.benchfile.BenchRecord`, so what is shown is what the file holds;
+both name the pipeline the laws were trained in.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def _rate(value: float) -> str:
 
 
 def format_table(record: BenchRecord) -> str:
-    """A plain-text table, laws in rows; the note under it says what each number is."""
+    """A plain-text table, laws in rows; the note under it names the pipeline and says what
+    each number is."""
     header = [
         "law",
         "params",
@@ -72,10 +74,12 @@ def format_table(record: BenchRecord) -> str:
     options = attrs.get("options", {})
     repeats = options.get("repeats", "?")
     notes = [
+        f"pipeline: {record.pipeline}, every law with the same model options and budget. "
         f"NLL: mean ± sd over {repeats} seed(s) of the selected (best validation) model on the "
         "test split; speeds in examples/s, median of "
         f"{options.get('speed_rounds', '?')} interleaved round(s) on {attrs.get('device', '?')}; "
-        "% bound: training speed over the matmul bound of its own linear layers; round trip: "
+        "% bound: training speed over the matmul bound of its own linear layers (n/a: not a "
+        "model of linear layers only, e.g. convolutions); round trip: "
         "largest |x - f^-1(f(x))| on test data; peak memory: "
         f"{attrs.get('memory_kind', '?')}.",
     ]
@@ -158,6 +162,9 @@ def comparison_figure(record: BenchRecord):
     ax.set_title("learning curves (all seeds)")
     if laws:
         ax.legend(fontsize=8)
+    dataset = record.attrs.get("dataset", {})
+    name = dataset.get("name", "?") if isinstance(dataset, dict) else "?"
+    figure.suptitle(f"flowkit bench: coupling laws in the {record.pipeline} pipeline, on {name}")
     figure.tight_layout()
     return figure
 

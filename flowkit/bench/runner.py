@@ -1,15 +1,17 @@
-"""``flowkit bench``: the same NICE trained once per coupling law, side by side.
+"""``flowkit bench``: the same model trained once per coupling law, side by side.
 
-Every law gets the same data, split, model size, seeds and training budget (NICE section 3.2
-names the additive, multiplicative and affine laws; any registered coupling can join). Repeat
-``r`` of every law uses seed ``seed + r`` for weights, shuffling and noise, so the spread over
-repeats is the spread over seeds. Training is :func:`flowkit.train.trainer.fit` (what
-``flowkit run`` does: fused Adam, data-dependent initialisation, model selection on validation)
-and the test log-likelihood :func:`flowkit.train.evaluation.mean_log_likelihood`.
+Every law gets the same pipeline (``nice`` by default; ``realnvp``, ``glow``, ``maf`` or a
+plugin's), data, split, model size, seeds and training budget (NICE section 3.2 names the
+additive, multiplicative and affine laws; any registered law can join). Repeat ``r`` of every
+law uses seed ``seed + r`` for weights, shuffling and noise, so the spread over repeats is the
+spread over seeds. Training is :func:`flowkit.train.trainer.fit` (what ``flowkit run`` does:
+fused Adam, data-dependent initialisation, model selection on validation) and the test
+log-likelihood :func:`flowkit.train.evaluation.mean_log_likelihood`.
 
 Speed is measured after training, interleaved: each round times every law's training step,
 log_prob and sampling back to back (order rotated per round) and the matrix-product bound of
-:mod:`flowkit.bench.throughput`; the reported value is the median over rounds. ``compile`` and
+:mod:`flowkit.bench.throughput` (NaN for a model whose work is not only matrix products, e.g.
+an image flow's convolutions); the reported value is the median over rounds. ``compile`` and
 ``amp`` apply to these timings only (training runs eager, in ``precision``: float32 unless
 asked; test likelihoods are always evaluated in float32).
 """
@@ -29,8 +31,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from flowkit.bench.options import AMP_DTYPES, DEFAULT_COUPLINGS, DEFAULT_MODEL, BenchOptions
-from flowkit.bench.throughput import matmul_bound, median, seconds_per_call, synchronize
+from flowkit.bench.options import (
+    AMP_DTYPES,
+    DEFAULT_COUPLINGS,
+    DEFAULT_MODEL,
+    BenchOptions,
+    check_law,
+)
+from flowkit.bench.throughput import (
+    matmul_bound,
+    matmul_bound_applies,
+    median,
+    seconds_per_call,
+    synchronize,
+)
 from flowkit.datasets import dequantize
 from flowkit.metrics import bits_per_dim
 from flowkit.run.config import (
@@ -72,7 +86,8 @@ class LawResult:
     train_speed: list[float] = field(default_factory=list)
     log_prob_speed: list[float] = field(default_factory=list)
     sample_speed: list[float] = field(default_factory=list)
-    #: Examples/s the training step's matrix products alone allow, per speed round.
+    #: Examples/s the training step's matrix products alone allow, per speed round (NaN where
+    #: the model's work is not only matrix products: see ``matmul_bound_applies``).
     matmul_bound: list[float] = field(default_factory=list)
 
     @property
@@ -171,11 +186,13 @@ def round_trip_error(flow, inputs: torch.Tensor, batch_size: int, device) -> flo
 
 
 def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: int):
-    """Timing functions (examples per second) for one flow: train step, log_prob, sample."""
+    """Timing functions (examples per second) for one flow: train step, log_prob, sample
+    (``options.sample_batch_size`` examples per call, at most as many as log_prob's)."""
     generator = torch.Generator(device=device).manual_seed(seed)
     rows = train_rows[: options.batch_size].to(device)
     batches = [dequantize(rows, levels, generator) for _ in range(4)]
     eval_inputs = dequantize(train_rows[: options.eval_batch_size].to(device), levels, generator)
+    samples = min(options.sample_batch_size, len(eval_inputs))
     optimizer, _ = make_optimizer(flow.parameters(), TrainOptions(lr=options.lr))
     log_prob = torch.compile(flow.log_prob) if options.compile else flow.log_prob
     amp = AMP_DTYPES.get(options.amp) if options.amp else None
@@ -200,7 +217,7 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
                 if kind == "log_prob":
                     log_prob(eval_inputs)
                 else:
-                    flow.sample(len(eval_inputs))
+                    flow.sample(samples)
 
         return call
 
@@ -223,7 +240,7 @@ def speed_jobs(flow, train_rows, levels, options: BenchOptions, device, seed: in
     return {
         "train": timed(train_step, len(rows), True),
         "log_prob": timed(inference("log_prob"), len(eval_inputs), False),
-        "sample": timed(inference("sample"), len(eval_inputs), False),
+        "sample": timed(inference("sample"), samples, False),
     }
 
 
@@ -235,9 +252,10 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
     echo = echo or (lambda text: None)
     began = time.perf_counter()
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    registry.get("pipeline", options.pipeline)  # a typo fails here, with suggestions
     options.validate()
     for law in options.couplings:  # every name checked before any training
-        registry.get("coupling", law)
+        check_law(registry, options.pipeline, law)
         check_components(
             registry, options.pipeline, options.run_config(law, 0, registry).pipeline_options
         )
@@ -246,6 +264,8 @@ def run_bench(registry, options: BenchOptions, echo: Echo | None = None) -> Benc
     splits = dataset.load()
     info = dataset.info()
     echo(f"data: {dataset.describe()}")
+    given = ", ".join(f"{k}={v!r}" for k, v in options.base.pipeline_options.items())
+    echo(f"pipeline: {options.pipeline} ({given + '; others' if given else 'all'} default)")
     test_inputs = fixed_dequantization(splits.test, info.levels)
     train_rows = as_rows(splits.train)
     features = train_rows.shape[1]
@@ -318,13 +338,19 @@ def _measure_speed(laws, flows, train_rows, levels, options, device, echo) -> No
             jobs[(index, kind)] = job
     keys = list(jobs)
     batch = min(options.batch_size, len(train_rows))
+    bounded = {law.law: matmul_bound_applies(flows[law.law]) for law in laws}
     for index in range(options.speed_rounds):
         shift = index % len(keys)
         for index_of_law, kind in keys[shift:] + keys[:shift]:
             value = jobs[(index_of_law, kind)]()
             getattr(laws[index_of_law], f"{kind}_speed").append(value)
         for law in laws:  # each law's own bound: the laws' output layers differ in width
-            bound = matmul_bound(flows[law.law], batch, training=True, device=device, repeats=2)
+            flow = flows[law.law]
+            bound = (
+                matmul_bound(flow, batch, training=True, device=device, repeats=2)
+                if bounded[law.law]
+                else math.nan
+            )
             law.matmul_bound.append(bound)
     synchronize(device)
 

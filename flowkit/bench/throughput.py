@@ -6,6 +6,8 @@ against the time those products alone take on the same machine, measured in the 
 (forward, input gradient and weight gradient; the first layer needs no input gradient) or of one
 forward pass with plain ``torch.mm`` on preallocated tensors, and returns the examples per second
 that this alone would allow. Throughput divided by it is the fraction of the bound reached.
+The bound only describes a model whose work is those products (:func:`matmul_bound_applies`:
+NICE's and MAF's MLPs); an image flow's convolutions are not replayed, so it has none.
 
 On a shared or virtual machine, speed drifts by tens of percent within minutes, so compare
 throughputs measured interleaved in one process (each round times every candidate back to back,
@@ -51,6 +53,10 @@ def seconds_per_call(
     return (clock() - began) / calls
 
 
+def _is_linear(module: nn.Module) -> bool:
+    return all(hasattr(module, name) for name in ("in_features", "out_features", "weight"))
+
+
 def linear_shapes(module: nn.Module) -> list[tuple[int, int]]:
     """``(in_features, out_features)`` of every linear layer of ``module``, in module order.
 
@@ -59,8 +65,19 @@ def linear_shapes(module: nn.Module) -> list[tuple[int, int]]:
     return [
         (int(cast(Any, m).in_features), int(cast(Any, m).out_features))
         for m in module.modules()
-        if all(hasattr(m, name) for name in ("in_features", "out_features", "weight"))
+        if _is_linear(m)
     ]
+
+
+def matmul_bound_applies(module: nn.Module) -> bool:
+    """Whether :func:`matmul_bound` describes ``module``: it has linear layers, and every
+    matrix-shaped parameter (2-D or more) is the weight of one of them. Convolutions (image
+    flows), 1x1 convolutions and other weights the replay does not see make the bound
+    meaningless: bench records NaN for it."""
+    weights = {id(cast(Any, m).weight) for m in module.modules() if _is_linear(m)}
+    return bool(weights) and all(
+        id(p) in weights for p in module.parameters() if p.requires_grad and p.dim() >= 2
+    )
 
 
 def linear_macs(module: nn.Module) -> int:
@@ -166,6 +183,7 @@ __all__ = [
     "linear_macs",
     "linear_shapes",
     "matmul_bound",
+    "matmul_bound_applies",
     "matmul_gflops",
     "median",
     "seconds_per_call",

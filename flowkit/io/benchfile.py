@@ -3,8 +3,8 @@
 Layout (documented for users in ``docs/bench-file.md``)::
 
     /                      attrs: format="flowkit-bench", format_version, created, flowkit,
-                                  device, memory_kind, seconds, couplings (order), options,
-                                  dataset, environment, command
+                                  device, memory_kind, seconds, pipeline, couplings (order),
+                                  options, dataset, environment, command
     /laws/<law>            attrs: the law's summary (means, spreads, median speeds), config
       seed, test_nll, test_bits_per_dim, best_valid_nll, best_epoch, epochs, train_seconds,
       stop_reason, round_trip_error                        one value per repeat
@@ -14,6 +14,8 @@ Layout (documented for users in ``docs/bench-file.md``)::
 
 The file is written to a temporary name and moved into place (never half-written), and is read
 back by :func:`read_bench_file`, which refuses anything else with a :class:`RunFileError`.
+Files written before bench took ``--pipeline`` have no ``pipeline`` attribute: they read as
+``nice`` (the only pipeline bench trained then).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from flowkit.version import __version__
 
 FORMAT = "flowkit-bench"
 FORMAT_VERSION = 1
+#: The pipeline of a bench file without a ``pipeline`` attribute (one written before bench
+#: took ``--pipeline``, when every law was trained in NICE).
+DEFAULT_PIPELINE = "nice"
 #: Per-repeat datasets of each law group, with their numpy dtypes.
 REPEAT_FIELDS = {
     "seeds": ("seed", np.int64),
@@ -69,6 +74,11 @@ class BenchRecord:
     def couplings(self) -> list[str]:
         return list(self.summaries)
 
+    @property
+    def pipeline(self) -> str:
+        """The pipeline every law was trained in (``nice`` for files that predate it)."""
+        return str(self.attrs.get("pipeline", DEFAULT_PIPELINE))
+
 
 def write_bench_file(path: str | Path, result, command: list[str] | None = None) -> Path:
     """Write a :class:`flowkit.bench.runner.BenchResult` to ``path`` atomically."""
@@ -87,6 +97,7 @@ def write_bench_file(path: str | Path, result, command: list[str] | None = None)
                 "device": result.device,
                 "memory_kind": result.memory_kind,
                 "seconds": float(result.seconds),
+                "pipeline": result.options.pipeline,
                 "couplings": [law.law for law in result.laws],
                 "options": result.options.to_dict(),
                 "dataset": result.dataset_info,
@@ -126,6 +137,9 @@ def read_bench_file(path: str | Path) -> BenchRecord:
                     f"{path} was written by a newer flowkit (bench format "
                     f"{attrs['format_version']}); this one reads up to {FORMAT_VERSION}"
                 )
+            options = attrs.get("options")
+            recorded = options.get("pipeline") if isinstance(options, dict) else None
+            attrs.setdefault("pipeline", recorded or DEFAULT_PIPELINE)
             summaries, arrays, histories = {}, {}, {}
             for law in attrs.get("couplings", []):
                 group = handle["laws"][law]
@@ -152,4 +166,11 @@ def read_bench_file(path: str | Path) -> BenchRecord:
     )
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "BenchRecord", "read_bench_file", "write_bench_file"]
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "BenchRecord",
+    "read_bench_file",
+    "write_bench_file",
+]

@@ -74,14 +74,18 @@ def collect_environment(
     components = {}
     choices = {"pipeline": config.pipeline, "dataset": config.dataset, **config.pipeline_options}
     for kind, name in choices.items():
-        if isinstance(name, str) and (kind, name) in registry:
+        if kind == "coupling" and isinstance(name, str) and name in registry.coupling_names():
+            entry = registry.entry(registry.coupling_kind(name), name)  # a law, or a layer
+        elif isinstance(name, str) and (kind, name) in registry:
             entry = registry.entry(kind, name)
-            components[kind] = {
-                "name": name,
-                "plugin": entry.plugin,
-                "distribution": entry.distribution,
-                "version": entry.version,
-            }
+        else:
+            continue
+        components[kind] = {
+            "name": name,
+            "plugin": entry.plugin,
+            "distribution": entry.distribution,
+            "version": entry.version,
+        }
     return {"versions": versions, "plugins": plugins, "components": components}
 
 

@@ -137,7 +137,9 @@ def check_components(registry: Registry, pipeline: str, options: Mapping[str, An
     loaded; ``none`` means the component is left out."""
     pipeline_cls = registry.get("pipeline", pipeline)
     for key, value in options.items():
-        if key in KINDS and isinstance(value, str) and value != "none":
+        if key == "coupling" and isinstance(value, str):
+            registry.coupling(value)  # a law, or a whole coupling layer of an older plugin
+        elif key in KINDS and isinstance(value, str) and value != "none":
             registry.get(key, value)
     check = getattr(pipeline_cls(), "check_component_options", None)
     if callable(check):

@@ -19,6 +19,7 @@ import torch
 from flowkit.registry import Registry
 from flowkit.testing.dataset_checks import iter_dataset_checks
 from flowkit.testing.extreme_checks import check_extreme_inputs
+from flowkit.testing.law_checks import check_conditioner, iter_law_checks, layer_factories
 from flowkit.testing.prior_checks import iter_prior_checks
 from flowkit.testing.transform_checks import ContractError, iter_transform_checks
 
@@ -107,6 +108,10 @@ def checks_for(
         elif kind == "dataset":
             make = partial(constructor, **options)  # later keywords (seed=...) win
             pairs = list(iter_dataset_checks(make))
+        elif kind == "law":
+            pairs = list(iter_law_checks(partial(constructor, **options)))
+        elif kind == "conditioner":
+            pairs = [("conditioner", partial(check_conditioner, component, options))]
         elif kind == "pipeline":
             if registry is None:
                 raise ValueError("checking a pipeline needs the registry it builds from")
@@ -121,6 +126,23 @@ def checks_for(
             continue
         for check_name, run in pairs:
             yield ComponentCheck(kind, component.name, example, check_name, run)
+    if kind in ("law", "conditioner") and registry is not None:
+        yield from in_layer_checks(registry, **{kind: component})
+
+
+def in_layer_checks(
+    registry: Registry, law: type | None = None, conditioner: type | None = None
+) -> Iterator[ComponentCheck]:
+    """The transform checks of every law in every layer type with every conditioner that fits
+    (restricted to one law or one conditioner when given); see
+    :func:`flowkit.testing.law_checks.layer_factories`. Bounded laws in flat layers are also
+    held to a finite inverse at extreme conditioner outputs."""
+    for pairing, make, features, shape, bounded in layer_factories(registry, law, conditioner):
+        pairs = list(iter_transform_checks(make, features, event_shape=shape))
+        if shape is None and bounded:
+            pairs.append(("extreme_inputs", partial(check_extreme_inputs, make, features)))
+        for check_name, run in pairs:
+            yield ComponentCheck("layer", pairing, {}, check_name, run)
 
 
 def component_checks(
@@ -132,7 +154,8 @@ def component_checks(
     for entry in registry:
         if wanted is None or entry.kind in wanted:
             checks.extend(checks_for(entry.kind, entry.component, registry))
-    return checks
+    unique = {check.id: check for check in checks}  # a law and a conditioner share pairings
+    return list(unique.values())
 
 
 def check_component(kind: str, component: type[Any], registry: Registry | None = None) -> None:

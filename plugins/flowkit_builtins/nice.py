@@ -8,13 +8,17 @@ every dimension influences every other (section 3.4).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 from flowkit import (
     CompositeTransform,
     ConfigurationError,
+    CouplingLaw,
     Flow,
     FlowkitWarning,
+    LawCoupling,
     Pipeline,
     hookimpl,
 )
@@ -37,7 +41,9 @@ class NicePipeline(Pipeline):
         "whitening": "none",
         "prior": "logistic",
         "zero_init": True,
+        "conditioner": "mlp",
         "coupling_options": {},
+        "conditioner_options": {},
         "permutation_options": {},
         "scaling_options": {},
         "whitening_options": {},
@@ -50,6 +56,15 @@ class NicePipeline(Pipeline):
             "activation": "--activation",
             "partition": "--partition",
             "parity": "",
+            "zero_init": "--set zero_init=false",
+        },
+        "conditioner": {
+            "in_features": "",
+            "out_features": "",
+            "hidden": "--hidden",
+            "depth": "--depth",
+            "activation": "--activation",
+            "context_features": "",
             "zero_init": "--set zero_init=false",
         },
         "permutation": {"seed": ""},
@@ -88,7 +103,7 @@ class NicePipeline(Pipeline):
             return dict(config.get(f"{kind}_options") or {})
 
         prior = registry.get("prior", config["prior"])(features, **options("prior"))
-        coupling = registry.get("coupling", config["coupling"])
+        make_coupling = self._coupling_factory(registry, config, options)
         permutation = (
             None
             if config["permutation"] in (None, "none")
@@ -102,7 +117,7 @@ class NicePipeline(Pipeline):
             if permutation is not None:
                 transforms.append(permutation(features, seed=index, **options("permutation")))
             transforms.append(
-                coupling(
+                make_coupling(
                     features,
                     hidden=config["hidden"],
                     depth=config["depth"],
@@ -110,13 +125,38 @@ class NicePipeline(Pipeline):
                     partition=config["partition"],
                     parity=index % 2,
                     zero_init=config["zero_init"],
-                    **options("coupling"),
                 )
             )
         if config["scaling"] not in (None, "none"):
             scaling = registry.get("scaling", config["scaling"])
             transforms.append(scaling(features, target_std=prior.stddev, **options("scaling")))
         return Flow(CompositeTransform(transforms), prior)
+
+    def _coupling_factory(self, registry, config, options) -> Callable[..., Any]:
+        """``make(features, **layer_arguments)`` for ``--coupling``: a :class:`LawCoupling`
+        with a fresh law and the chosen flat conditioner, or the whole coupling layer of a
+        plugin written before laws (which brings its own conditioner)."""
+        chosen = registry.coupling(config["coupling"])
+        if not issubclass(chosen, CouplingLaw):
+            if options("conditioner") or config["conditioner"] != "mlp":
+                raise ConfigurationError(
+                    f"coupling {config['coupling']!r} is a whole coupling layer with its own "
+                    "conditioner (a plugin written before coupling laws): it takes no "
+                    "conditioner or conditioner options"
+                )
+            return partial(chosen, **options("coupling"))
+        conditioner = self.conditioner_class(registry, config, "flat")
+
+        def make(features: int, **arguments: Any) -> LawCoupling:
+            return LawCoupling(
+                features,
+                law=chosen(**options("coupling")),
+                conditioner=conditioner,
+                conditioner_options=options("conditioner"),
+                **arguments,
+            )
+
+        return make
 
 
 @hookimpl

@@ -35,6 +35,8 @@ DISTS: dict[str, tuple[str, str, dict[str, str]]] = {
     "fk_broken_import": ("fk-broken-import", "0.1", {"broken-import": "fk_broken_import"}),
     # a coupling, a command and a listener: what `flowkit plugins` must list
     "fk_contrib": ("fk-contrib", "0.2", {"contrib": "fk_contrib"}),
+    # a whole CouplingTransform subclass, the way coupling plugins were written before laws
+    "fk_oldstyle": ("fk-oldstyle", "0.1", {"oldstyle": "fk_oldstyle"}),
     # a prior, a permutation and a dataset whose constructors take options
     "fk_options": ("fk-options", "0.1", {"options": "fk_options"}),
 }

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flowkit import hookimpl
-from flowkit_spline.coupling import RationalQuadraticSplineCoupling
+from flowkit_spline.coupling import RationalQuadraticSplineLaw
 
 
 @hookimpl
-def flowkit_register_couplings() -> list[type]:
-    return [RationalQuadraticSplineCoupling]
+def flowkit_register_coupling_laws() -> list[type]:
+    return [RationalQuadraticSplineLaw]

@@ -26,9 +26,9 @@ def build_flow(registry, features=4, **options):
 
 def test_nice_pipeline_builds_spline_couplings(registry):
     flow = build_flow(registry)
-    couplings = [t for t in flow.transform if type(t).name == "rqspline"]
+    couplings = [t for t in flow.transform if getattr(t, "law", None) is not None]
     assert len(couplings) == 4 and [c.parity for c in couplings] == [0, 1, 0, 1]
-    assert all(c.bins == 4 for c in couplings)
+    assert all(c.law.name == "rqspline" and c.law.bins == 4 for c in couplings)
     x = torch.randn(8, 4)
     assert torch.allclose(flow.decode(flow.encode(x)), x, atol=1e-5)
 
@@ -67,9 +67,9 @@ def test_installed_plugin_is_listed_by_flowkit_plugins():
     rows = [r for r in json.loads(result.stdout) if r["name"] == "rqspline"]
     assert rows == [
         {
-            "kind": "coupling",
+            "kind": "law",
             "name": "rqspline",
-            "class": "flowkit_spline.coupling.RationalQuadraticSplineCoupling",
+            "class": "flowkit_spline.coupling.RationalQuadraticSplineLaw",
             "plugin": "spline",
             "distribution": "flowkit-spline",
             "version": version,

@@ -1,4 +1,4 @@
-"""``flowkit bench``: compare coupling laws on the same NICE, data, seeds and budget."""
+"""``flowkit bench``: compare coupling laws in the same pipeline, data, seeds and budget."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import click
 from click.core import ParameterSource
 
 from flowkit import ConfigurationError
+from flowkit.bench.options import DEFAULT_MODELS, check_law, default_model
 from flowkit.bench.report import format_table, save_comparison_figure
 from flowkit.bench.runner import (
     AMP_DTYPES,
     DEFAULT_COUPLINGS,
-    DEFAULT_MODEL,
     BenchOptions,
     run_bench,
 )
@@ -25,6 +25,14 @@ from flowkit.train.device import DEVICE_HELP
 from flowkit.train.precision import PRECISIONS
 
 _positive = click.IntRange(min=1)
+#: Bench's flags that set a model option of the same name, where the pipeline has one.
+MODEL_FLAGS = ("layers", "hidden", "depth")
+
+
+def _bench_default(flag: str) -> str:
+    """``--FLAG``'s defaults, per built-in pipeline that has the option (for --help)."""
+    shown = [f"{name} {model[flag]}" for name, model in DEFAULT_MODELS.items() if flag in model]
+    return ", ".join(shown)
 
 
 def _check_output(path: Path, force: bool, what: str) -> None:
@@ -35,6 +43,26 @@ def _check_output(path: Path, force: bool, what: str) -> None:
     if not path.parent.is_dir():
         raise ConfigurationError(f"cannot write {path}: folder {path.parent} does not exist")
     check_writable_folder(path.parent)
+
+
+def _model_options(pipeline: str, declared: dict, o: dict) -> dict:
+    """The pipeline options every law gets: bench's small model for ``pipeline``, then the
+    model flags given, then ``--set``. A flag the pipeline has no option for is an error
+    (never silently dropped); an unknown ``--set`` name fails when the options are resolved."""
+    model = default_model(pipeline, declared)
+    for flag in MODEL_FLAGS:
+        if o[flag] is None:
+            continue
+        if flag not in declared:
+            raise ConfigurationError(
+                f"--{flag}: pipeline {pipeline!r} has no option {flag!r} (its options: "
+                f"{', '.join(sorted(declared))}; set them with --set KEY=VALUE)"
+            )
+        model[flag] = o[flag]
+    for text in o["assignments"]:
+        key, value = parse_assignment(text)
+        model[key] = value
+    return model
 
 
 def _command_line(ctx: click.Context) -> list[str]:
@@ -57,6 +85,14 @@ def _command_line(ctx: click.Context) -> list[str]:
 
 
 @click.command("bench")
+@click.option(
+    "--pipeline",
+    default="nice",
+    show_default=True,
+    metavar="NAME",
+    help="The model every law is trained in: nice (flat couplings), realnvp or glow (image "
+    "couplings: the data must be images), maf (masked autoregressive), or a plugin's.",
+)
 @click.option(
     "--couplings",
     default=",".join(DEFAULT_COUPLINGS),
@@ -128,30 +164,28 @@ def _command_line(ctx: click.Context) -> list[str]:
 @click.option(
     "--layers",
     type=_positive,
-    default=DEFAULT_MODEL["layers"],
-    show_default=True,
-    help="Coupling layers of every compared model.",
+    show_default=_bench_default("layers"),
+    help="Coupling layers of every compared model (an error for a pipeline without a "
+    "layers option, e.g. glow: --set steps=N).",
 )
 @click.option(
     "--hidden",
     type=_positive,
-    default=DEFAULT_MODEL["hidden"],
-    show_default=True,
-    help="Width of the coupling MLPs (paper, MNIST: 1000).",
+    show_default=_bench_default("hidden"),
+    help="Width of the conditioners (NICE paper, MNIST: 1000).",
 )
 @click.option(
     "--depth",
     type=click.IntRange(min=0),
-    default=DEFAULT_MODEL["depth"],
-    show_default=True,
-    help="Hidden layers of the coupling MLPs (paper: 5).",
+    show_default=_bench_default("depth"),
+    help="Hidden layers of the conditioner MLPs (NICE paper: 5; not in realnvp or glow).",
 )
 @click.option(
     "--set",
     "assignments",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Any other option of the nice pipeline (JSON values), for every law.",
+    help="Any other option of the chosen pipeline (JSON values), for every law.",
 )
 @click.option(
     "--batch-size",
@@ -212,7 +246,7 @@ def _command_line(ctx: click.Context) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the table.")
 @click.pass_context
 def command(ctx: click.Context, **o) -> None:
-    """Train the same NICE once per coupling law and compare them.
+    """Train the same model (--pipeline, NICE by default) once per coupling law; compare them.
 
     Every law gets the same data, split, seeds, model size and budget. Reports test NLL
     (nats, bits/dim; mean and spread over --repeats seeds), training / log_prob / sampling
@@ -220,9 +254,12 @@ def command(ctx: click.Context, **o) -> None:
     (--out) and a comparison figure.
     """
     registry = get_registry(ctx)
+    pipeline = o["pipeline"]
+    declared = registry.get("pipeline", pipeline).defaults  # a typo fails here, with suggestions
+    model = _model_options(pipeline, declared, o)
     couplings = tuple(name.strip() for name in o["couplings"].split(",") if name.strip())
     for law in couplings:
-        registry.get("coupling", law)  # a typo fails here, with suggestions
+        check_law(registry, pipeline, law)  # a typo fails here, with suggestions
     out = Path(o["out"])
     figure = None if o["no_figure"] else Path(o["figure"] or out.with_suffix(".png"))
     _check_output(out, o["force"], "--out")
@@ -234,12 +271,9 @@ def command(ctx: click.Context, **o) -> None:
     for text in o["dataset_assignments"]:
         key, value = parse_assignment(text)
         dataset_options[key] = value
-    model = {"layers": o["layers"], "hidden": o["hidden"], "depth": o["depth"]}
-    for text in o["assignments"]:
-        key, value = parse_assignment(text)
-        model[key] = value
     options = BenchOptions(
         couplings=couplings,
+        pipeline=pipeline,
         pipeline_options=model,
         dataset=dataset,
         dataset_options=dataset_options,

@@ -1,9 +1,11 @@
 """``flowkit new-plugin NAME``: write a plugin package that installs and passes its tests at once.
 
 The skeleton is the layout ``docs/plugins.md`` describes: a ``pyproject.toml`` with the
-``flowkit`` entry point, a package ``NAME`` with one coupling law (registered as ``NAME``) and a
-``plugin`` module holding the hook implementations, and tests that run flowkit's contract kit
-over every component the plugin registers plus a short training run of the NICE pipeline.
+``flowkit`` entry point, a package ``NAME`` with one coupling law (a :class:`flowkit.CouplingLaw`
+registered as ``NAME`` with ``flowkit_register_coupling_laws``, so it drives every pipeline) and
+a ``plugin`` module holding the hook implementations, and tests that run flowkit's contract kit
+over every component the plugin registers (the law alone and in every layer type), build every
+built-in pipeline with the law and train a NICE model for a few steps.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from flowkit import ConfigurationError, __version__
+from flowkit import ConfigurationError, PluginConflictError, __version__
 from flowkit.io.atomic import temporary_sibling, write_text
 
 # Names that would shadow a module the plugin (or flowkit) imports.
@@ -58,13 +60,20 @@ README = """\
 # {dist}
 
 A [flowkit](https://pypi.org/project/flowkit/) plugin contributing the coupling law `{name}`:
-`y2 = x2 * a(x1) + t(x1)` with the scale `a = softplus(u(x1) + c) + min_scale`, which is
-positive, never below `min_scale`, and exactly 1 when the conditioner outputs 0.
+`y = x * a + t` for every transformed value, with the scale `a = softplus(u + c) + min_scale`
+and `(u, t)` computed by the layer's conditioner. The scale is positive, never below
+`min_scale` (option, default 0.001), and exactly 1 when the conditioner outputs 0.
+
+A coupling law is only the map `g`: every layer type of flowkit drives it, so it works in every
+pipeline, with every conditioner of the layer's type.
 
 ```bash
 pip install -e .                     # installs the plugin: the `flowkit` entry point
-flowkit plugins                      # lists: {name}  flowkit-{name}  0.1.0  coupling: {name}
-flowkit run nice --coupling {name}
+flowkit plugins                      # lists: {name}  flowkit-{name}  0.1.0  law: {name}
+flowkit run nice --coupling {name} --coupling-option min_scale=0.01
+flowkit run maf --coupling {name}
+flowkit run glow --coupling {name} --dataset digits
+flowkit run realnvp --coupling {name} --dataset digits --set conditioner=glow
 python -m pytest                     # flowkit's contract kit over every component, and more
 ```
 
@@ -81,10 +90,14 @@ __version__ = "0.1.0"
 COUPLING = '''\
 """The ``{name}`` coupling law.
 
-A law for NICE's general coupling layer (Dinh et al. 2014, section 3.2):
-``y2 = x2 * a + t`` with ``(u, t) = m(x1)`` and ``a = softplus(u + c) + min_scale``: the scale is
-positive by construction (so the layer is invertible), at least ``min_scale``, and equal to 1
-for ``u = 0``, so a zero-initialised conditioner starts as the identity. ``log|det| = sum log a``.
+A law ``g`` for NICE's general coupling layer ``y2 = g(x2; m(x1))`` (Dinh et al. 2014,
+section 3.2): ``y = x * a + t`` for every transformed value, with ``(u, t)`` its two parameters
+from the conditioner ``m`` and ``a = softplus(u + c) + min_scale``. The scale is positive by
+construction (so ``g`` is invertible), at least ``min_scale``, and equal to 1 for ``u = 0``, so a
+zero-initialised conditioner starts the layer as the identity. ``log|dy/dx| = log a``.
+
+flowkit's layer types (flat couplings, image couplings, autoregressive layers) split the input,
+run the conditioner and hand this law the parameters of each value: the law only maps values.
 """
 
 from __future__ import annotations
@@ -94,51 +107,51 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from flowkit import ConfigurationError, CouplingTransform
+from flowkit import ConfigurationError, CouplingLaw
 from torch import Tensor
 
 
-class {cls}(CouplingTransform):
+class {cls}(CouplingLaw):
     """Softplus-scaled affine coupling law (its registry name is ``name`` below).
 
     :param min_scale: smallest scale, in (0, 1).
-    :param kwargs: flowkit's coupling options (``hidden``, ``depth``, ``partition``, ...).
     """
 
     name = "{name}"
-    params_per_dim = 2  # a scale and a shift per transformed dimension
-    # Constructor options the contract kit checks (small, so the checks run fast).
-    contract_examples: ClassVar[list[dict[str, Any]]] = [
-        {{"hidden": 16, "depth": 1}},
-        {{"hidden": 16, "depth": 2, "partition": "halves", "parity": 1, "min_scale": 0.1}},
-    ]
+    params_per_value = 2  # params[..., 0] is u (the scale), params[..., 1] the shift t
+    # Constructor options the contract kit checks; the first is also checked in every layer.
+    contract_examples: ClassVar[list[dict[str, Any]]] = [{{}}, {{"min_scale": 0.1}}]
 
-    def __init__(self, features: int, *, min_scale: float = 1e-3, **kwargs: Any) -> None:
+    def __init__(self, *, min_scale: float = 1e-3) -> None:
+        if isinstance(min_scale, bool) or not isinstance(min_scale, (int, float)):
+            raise ConfigurationError(f"min_scale must be a number, got {{min_scale!r}}")
         if not 0.0 < min_scale < 1.0:
             raise ConfigurationError(f"min_scale must lie in (0, 1), got {{min_scale!r}}")
-        super().__init__(features, **kwargs)
+        super().__init__()
         self.min_scale = float(min_scale)
         self.offset = math.log(math.expm1(1.0 - self.min_scale))  # softplus(offset) + min = 1
 
     def _scale(self, u: Tensor) -> Tensor:
         return F.softplus(u + self.offset) + self.min_scale
 
-    def _transform(self, x2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
-        u, shift = self._split_params(params)
-        scale = self._scale(u)
-        return x2 * scale + shift, torch.log(scale).sum(dim=1)
+    def forward(self, inputs: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
+        scale = self._scale(params[..., 0])
+        return inputs * scale + params[..., 1], torch.log(scale)
 
-    def _inverse_transform(self, y2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
-        u, shift = self._split_params(params)
-        scale = self._scale(u)
-        return (y2 - shift) / scale, -torch.log(scale).sum(dim=1)
+    def inverse(self, inputs: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
+        scale = self._scale(params[..., 0])
+        return (inputs - params[..., 1]) / scale, -torch.log(scale)
+
+    def extra_repr(self) -> str:
+        return f"{{super().extra_repr()}}, min_scale={{self.min_scale}}"
 '''
 
 PLUGIN = '''\
 """Hook implementations: the module the ``flowkit`` entry point in pyproject.toml names.
 
-Other hooks (permutations, scalings, whitenings, transforms, priors, datasets, pipelines,
-commands, run events) are listed in flowkit's ``flowkit/hookspecs.py`` and ``docs/plugins.md``.
+Other hooks (conditioners, permutations, scalings, whitenings, transforms, priors, datasets,
+pipelines, commands, run events) are listed in flowkit's ``flowkit/hookspecs.py`` and
+``docs/plugins.md``.
 """
 
 from __future__ import annotations
@@ -149,28 +162,61 @@ from {name}.coupling import {cls}
 
 
 @hookimpl
-def flowkit_register_couplings() -> list[type]:
+def flowkit_register_coupling_laws() -> list[type]:
     return [{cls}]
 '''
 
 TESTS = '''\
-"""The plugin's tests: flowkit's contract kit over every component, and a training run."""
+"""The plugin's tests: flowkit's contract kit over every component, every pipeline, training."""
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 from flowkit.testing.pytest_plugin import contract_test, plugin_registry
+
+from {name}.coupling import {cls}
 
 PLUGIN = "{name}.plugin"
 COUPLING = "{name}"
 
-# One test per (component, constructor example, check): invertibility, log-det against the
-# autograd Jacobian, batch independence, device/dtype, state_dict round trip, gradients.
+# One test per (component, constructor example, check): the law alone (invertibility, its
+# log-derivative against autograd, monotonicity, identity at zero, dtypes, extreme parameters),
+# then the law inside every layer type (flat, image, autoregressive) with every registered
+# conditioner: invertibility, log-det against the Jacobian, batch independence, device/dtype,
+# state_dict round trip, gradients.
 test_contracts = contract_test(PLUGIN)
+
+# Every built-in pipeline at a tiny size, with the event shape of the data it models.
+PIPELINES = {{
+    "nice": ((4,), {{"layers": 4, "hidden": 8, "depth": 1}}),
+    "maf": ((4,), {{"layers": 2, "hidden": 8, "depth": 1}}),
+    "realnvp": ((1, 4, 4), {{"levels": 1, "steps": 1, "hidden": 4}}),
+    "glow": ((1, 4, 4), {{"levels": 1, "steps": 1, "hidden": 4}}),
+}}
+
+
+@pytest.mark.parametrize("name", list(PIPELINES))
+def test_every_pipeline_builds_with_{name}(name):
+    registry = plugin_registry(PLUGIN)  # installed or not, the plugin is in this registry
+    pipeline = registry.get("pipeline", name)()
+    shape, options = PIPELINES[name]
+    config = pipeline.resolve(coupling=COUPLING, coupling_options={{"min_scale": 0.01}}, **options)
+    flow = pipeline.build_for(registry, shape, config)
+    laws = [module for module in flow.modules() if isinstance(module, {cls})]
+    assert laws and all(law.min_scale == 0.01 for law in laws)
+    data = torch.rand(16, math.prod(shape))  # in (0, 1): image pipelines take pixels
+    flow.transform.initialize(data)
+    with torch.no_grad():
+        log_prob, samples = flow.log_prob(data), flow.sample(4)
+    assert log_prob.shape == (16,) and torch.isfinite(log_prob).all()
+    assert samples.shape == (4, data.shape[1]) and torch.isfinite(samples).all()
 
 
 def test_nice_pipeline_with_{name}_learns():
-    registry = plugin_registry(PLUGIN)  # installed or not, the plugin is in this registry
+    registry = plugin_registry(PLUGIN)
     pipeline = registry.get("pipeline", "nice")()
     config = pipeline.resolve(coupling=COUPLING, layers=4, hidden=16, depth=1, prior="gaussian")
     flow = pipeline.build(registry, 4, config)
@@ -212,14 +258,21 @@ def check_name(name: str) -> None:
 
 
 def _check_no_clash(name: str) -> None:
-    """The coupling and the plugin name must not be taken by another installed plugin."""
+    """The coupling name (``--coupling NAME``: a law, or a whole coupling layer of an older
+    plugin) and the plugin name must not be taken by another installed plugin."""
     from flowkit.cli import get_registry
 
     registry = get_registry()
     pm = registry.plugin_manager
-    if ("coupling", name) in registry:
-        entry = registry.entry("coupling", name)
-        if entry.component.__module__.split(".")[0] != name:
+    if name in registry.coupling_names():
+        try:
+            entry = registry.entry(registry.coupling_kind(name), name)
+        except PluginConflictError:
+            raise ConfigurationError(
+                f"a coupling named {name!r} is already registered by several plugins; "
+                "choose another name"
+            ) from None
+        if entry.component.__module__.split(".")[0] != name:  # not this skeleton, installed
             raise ConfigurationError(
                 f"a coupling named {name!r} is already registered by plugin {entry.plugin!r}; "
                 "choose another name"
@@ -237,7 +290,7 @@ def distribution_name(name: str) -> str:
 def render(name: str) -> dict[str, str]:
     """Relative path -> content of every file of the skeleton."""
     dist = distribution_name(name)
-    cls = "".join(part.capitalize() for part in name.split("_")) + "Coupling"
+    cls = "".join(part.capitalize() for part in name.split("_")) + "Law"
     fields = {"name": name, "dist": dist, "cls": cls, "flowkit_version": __version__}
     return {
         "pyproject.toml": PYPROJECT.format(**fields),
@@ -295,7 +348,10 @@ def write_project(target: Path, files: dict[str, str], force: bool) -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite the generated files of a project.")
 def command(name: str, directory: Path, force: bool) -> None:
-    """Write a plugin package NAME: pyproject entry point, one coupling law, its tests."""
+    """Write a plugin package NAME: pyproject entry point, one coupling law, its tests.
+
+    The law is a flowkit.CouplingLaw registered with flowkit_register_coupling_laws, so it
+    works in every pipeline (nice, maf, realnvp, glow) with every conditioner."""
     check_name(name)
     _check_no_clash(name)
     files = render(name)
@@ -306,8 +362,9 @@ def command(name: str, directory: Path, force: bool) -> None:
         click.echo(f"  {target / relative}")
     click.echo("Next:")
     click.echo(f"  pip install -e {target}")
-    click.echo(f"  flowkit plugins                 # lists the coupling {name!r}")
+    click.echo(f"  flowkit plugins                 # lists the law {name!r}")
     click.echo(f"  python -m pytest {target / 'tests'}")
+    click.echo(f"  flowkit run nice --coupling {name}  # or maf, realnvp, glow (image data)")
 
 
 __all__ = ["check_name", "command", "distribution_name", "render", "write_project"]

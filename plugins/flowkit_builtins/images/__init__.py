@@ -2,14 +2,15 @@
 
 Components (kind ``transform``, built as ``cls(event_shape, **options)`` except ``logit``):
 ``squeeze``/``unsqueeze``, ``conv_coupling``/``realnvp_coupling``/``glow_coupling``,
-``channel_actnorm``, ``invconv1x1``, ``split_prior`` and ``logit``; pipelines ``realnvp`` and
-``glow``. See docs/image-flows.md.
+``channel_actnorm``, ``invconv1x1``, ``split_prior`` and ``logit``; conditioners ``glow``
+and ``resnet`` (layer type ``image``); pipelines ``realnvp`` and ``glow``. See docs/image-flows.md.
 """
 
 from __future__ import annotations
 
 from flowkit import hookimpl
 from flowkit_builtins.images.actnorm import ChannelActNorm
+from flowkit_builtins.images.conditioners import GlowConditioner, ResNetConditioner
 from flowkit_builtins.images.conv_coupling import ConvCoupling, GlowCoupling, RealNVPCoupling
 from flowkit_builtins.images.invconv import InvertibleConv1x1
 from flowkit_builtins.images.logit import Logit
@@ -31,6 +32,11 @@ def flowkit_register_transforms() -> list[type]:
         SplitPrior,
         Logit,
     ]
+
+
+@hookimpl
+def flowkit_register_conditioners() -> list[type]:
+    return [GlowConditioner, ResNetConditioner]
 
 
 @hookimpl

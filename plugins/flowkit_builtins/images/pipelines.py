@@ -16,12 +16,15 @@ resolution once, so ``H`` and ``W`` must be divisible by ``2 ** levels`` (28x28:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
-from flowkit import CompositeTransform, ConfigurationError, Flow, Pipeline
+from flowkit import CompositeTransform, ConfigurationError, CouplingLaw, Flow, Pipeline
 from flowkit_builtins.images.actnorm import ChannelActNorm
 from flowkit_builtins.images.base import image_shape, squeezed_shape
-from flowkit_builtins.images.conv_coupling import CONV_LAWS, GlowCoupling, RealNVPCoupling
+from flowkit_builtins.images.conv_coupling import GlowCoupling, RealNVPCoupling
 from flowkit_builtins.images.invconv import InvertibleConv1x1
 from flowkit_builtins.images.logit import Logit
 from flowkit_builtins.images.multiscale import MultiScale
@@ -31,7 +34,27 @@ from flowkit_builtins.images.squeeze import Squeeze
 _CONTRACT = [
     {"event_shape": (1, 4, 4), "levels": 2, "steps": 1, "hidden": 4},
     {"event_shape": (2, 4, 4), "levels": 1, "steps": 2, "hidden": 4, "coupling": "additive"},
+    {
+        "event_shape": (1, 4, 4),
+        "levels": 1,
+        "steps": 1,
+        "hidden": 4,
+        "coupling": "multiplicative",
+        "coupling_options": {"scale_bound": "softclamp"},
+    },
 ]
+#: What the image pipelines pass to their coupling laws and conditioners themselves.
+_COMPONENT_ARGUMENTS: dict[str, dict[str, str]] = {
+    "coupling": {},
+    "conditioner": {
+        "in_channels": "",
+        "out_channels": "",
+        "hidden": "--set hidden=N",
+        "blocks": "--set blocks=N",
+        "context_features": "",
+        "zero_init": "",
+    },
+}
 
 
 def _positive(config: dict[str, Any], key: str) -> int:
@@ -41,11 +64,21 @@ def _positive(config: dict[str, Any], key: str) -> int:
     return value
 
 
+@dataclass(frozen=True)
+class _CouplingParts:
+    """What every coupling of an image pipeline is made of: a new law per layer, and the
+    registered image conditioner class."""
+
+    law: Callable[[], CouplingLaw]
+    conditioner: type
+
+
 class ImagePipeline(Pipeline):
     """Shared checks and assembly of the multi-scale image pipelines."""
 
     contract_domain: ClassVar[str] = "unit"
     contract_examples: ClassVar[list[dict[str, Any]]] = _CONTRACT
+    component_arguments: ClassVar[dict[str, dict[str, str]]] = _COMPONENT_ARGUMENTS
 
     def build(self, registry, features: int, config: dict[str, Any]) -> Flow:
         side = math.isqrt(features)
@@ -61,11 +94,14 @@ class ImagePipeline(Pipeline):
         levels = _positive(config, "levels")
         _positive(config, "steps")
         _positive(config, "hidden")
-        if config["coupling"] not in CONV_LAWS:
-            raise ConfigurationError(
-                f"pipeline {self.name!r}: coupling law {config['coupling']!r} cannot take a "
-                f"convolutional conditioner; choose from {', '.join(CONV_LAWS)}"
-            )
+        self.check_component_options(registry, config)
+        parts = _CouplingParts(
+            # Every layer gets its own law instance (a law may hold parameters of its own);
+            # the pipeline's scale_bound goes to every law that takes one.
+            law=partial(self.make_law, registry, config, {"scale_bound": config["scale_bound"]}),
+            conditioner=self.conditioner_class(registry, config, "image"),
+        )
+        parts.law()  # a bad law or law option fails before any layer is built
         _, h, w = shape
         if h % 2**levels or w % 2**levels:
             raise ConfigurationError(
@@ -76,7 +112,9 @@ class ImagePipeline(Pipeline):
         stages, level_shapes = [], []
         for index in range(levels):
             level_input = shape
-            layers, shape = self._level(shape, index, index == levels - 1, config, prior.stddev)
+            layers, shape = self._level(
+                shape, index, index == levels - 1, config, prior.stddev, parts
+            )
             if index == 0 and config["logit_alpha"]:
                 layers.insert(0, Logit(event_shape=level_input, alpha=config["logit_alpha"]))
             stages.append(CompositeTransform(layers))
@@ -84,7 +122,7 @@ class ImagePipeline(Pipeline):
             shape = (shape[0] - (shape[0] + 1) // 2, shape[1], shape[2])
         return Flow(MultiScale(event_shape, stages, level_shapes), prior)
 
-    def _level(self, shape, index, last, config, target_std):
+    def _level(self, shape, index, last, config, target_std, parts):
         raise NotImplementedError
 
 
@@ -99,6 +137,9 @@ class RealNVPPipeline(ImagePipeline):
         "hidden": 32,
         "blocks": 1,
         "coupling": "affine",
+        "coupling_options": {},
+        "conditioner": "resnet",
+        "conditioner_options": {},
         "scale_bound": "tanh",
         "actnorm": True,
         "learned_prior": False,
@@ -106,12 +147,12 @@ class RealNVPPipeline(ImagePipeline):
         "prior": "gaussian",
     }
 
-    def _level(self, shape, index, last, config, target_std):
+    def _level(self, shape, index, last, config, target_std, parts):
         options = dict(
-            law=config["coupling"],
+            conditioner=parts.conditioner,
             hidden=config["hidden"],
             blocks=config["blocks"],
-            scale_bound=config["scale_bound"],
+            conditioner_options=config["conditioner_options"],
         )
         layers: list = []
         for partition in ("checkerboard", "channel"):
@@ -120,7 +161,13 @@ class RealNVPPipeline(ImagePipeline):
                 shape = squeezed_shape(shape)
             for step in range(config["steps"]):
                 layers.append(
-                    RealNVPCoupling(shape, partition=partition, parity=step % 2, **options)
+                    RealNVPCoupling(
+                        shape,
+                        law=parts.law(),
+                        partition=partition,
+                        parity=step % 2,
+                        **options,
+                    )
                 )
                 if config["actnorm"]:
                     layers.append(ChannelActNorm(shape, target_std=target_std))
@@ -139,13 +186,16 @@ class GlowPipeline(ImagePipeline):
         "steps": 4,
         "hidden": 64,
         "coupling": "affine",
+        "coupling_options": {},
+        "conditioner": "glow",
+        "conditioner_options": {},
         "scale_bound": "tanh",
         "learned_prior": True,
         "logit_alpha": 0.05,
         "prior": "gaussian",
     }
 
-    def _level(self, shape, index, last, config, target_std):
+    def _level(self, shape, index, last, config, target_std, parts):
         layers: list = [Squeeze(shape)]
         shape = squeezed_shape(shape)
         for step in range(config["steps"]):
@@ -154,10 +204,11 @@ class GlowPipeline(ImagePipeline):
             layers.append(
                 GlowCoupling(
                     shape,
-                    law=config["coupling"],
+                    law=parts.law(),
                     parity=step % 2,
+                    conditioner=parts.conditioner,
                     hidden=config["hidden"],
-                    scale_bound=config["scale_bound"],
+                    conditioner_options=config["conditioner_options"],
                 )
             )
         if config["learned_prior"] and not last:

@@ -40,11 +40,10 @@ class SplitPrior(ConvCoupling):
         super().__init__(
             event_shape,
             law="affine",
+            law_options={"scale_bound": "tanh", "bound": bound},
             partition="channel",
             parity=1,
             conditioner="zero_conv",
-            scale_bound="tanh",
-            bound=bound,
             zero_init=zero_init,
         )
 
