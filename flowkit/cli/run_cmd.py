@@ -253,6 +253,11 @@ class RunCommand(click.Command):
 def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     """Train PIPELINE (e.g. nice) and write its run file.
 
+    Pipelines: nice (flat couplings), realnvp and glow (image couplings), maf (masked
+    autoregressive layers: density in one pass, sampling one dimension at a time, so D times
+    slower than density), or any registered by a plugin; --coupling picks the law in any of
+    them.
+
     Defaults are NICE's MNIST settings: 4 additive coupling layers, MLP 5 x 1000 ReLU, diagonal
     scaling, logistic prior, Adam lr 1e-3, betas (0.9, 0.99), eps 1e-4, batch 256. Ctrl-C
     finishes the file as "interrupted"; continue it with --resume RUN.h5.
