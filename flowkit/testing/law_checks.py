@@ -258,7 +258,7 @@ def layer_classes(registry: Any) -> list[Any]:
 
 
 def layer_factories(
-    registry: Any, law: type | None = None, conditioner: type | None = None
+    registry: Any, law: Any = None, conditioner: Any = None
 ) -> Iterator[tuple[str, Factory, int, tuple[int, ...] | None, bool]]:
     """``(id, make, features, event_shape, bounded)`` for every registered law in every layer
     class with every registered conditioner of its type (restricted to one law or conditioner
