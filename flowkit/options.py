@@ -104,7 +104,9 @@ def _checked(
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(known), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        listed = ", ".join(_describe(n, d) for n, d in known.items()) or "none"
+        listed = ", ".join(_describe(n, d) for n, d in known.items()) or (
+            "none besides those the pipeline sets" if hints else "none"
+        )
         raise ConfigurationError(
             f"the {what} has no option {', '.join(map(repr, unknown))}{hint} "
             f"(its options: {listed})"

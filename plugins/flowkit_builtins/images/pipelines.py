@@ -43,18 +43,16 @@ _CONTRACT = [
         "coupling_options": {"scale_bound": "softclamp"},
     },
 ]
-#: What the image pipelines pass to their coupling laws and conditioners themselves.
-_COMPONENT_ARGUMENTS: dict[str, dict[str, str]] = {
-    "coupling": {},
-    "conditioner": {
-        "in_channels": "",
-        "out_channels": "",
-        "hidden": "--set hidden=N",
-        "blocks": "--set blocks=N",
-        "context_features": "",
-        "zero_init": "",
-    },
-}
+
+
+#: What the image pipelines pass to their coupling laws and conditioners themselves (and the
+#: flag that sets each, or "").
+def _component_arguments(*sizes: str) -> dict[str, dict[str, str]]:
+    passed = {"in_channels": "", "out_channels": "", "context_features": "", "zero_init": ""}
+    return {
+        "coupling": {},
+        "conditioner": {**passed, **{size: f"--set {size}=N" for size in sizes}},
+    }
 
 
 def _positive(config: dict[str, Any], key: str) -> int:
@@ -78,7 +76,6 @@ class ImagePipeline(Pipeline):
 
     contract_domain: ClassVar[str] = "unit"
     contract_examples: ClassVar[list[dict[str, Any]]] = _CONTRACT
-    component_arguments: ClassVar[dict[str, dict[str, str]]] = _COMPONENT_ARGUMENTS
 
     def build(self, registry, features: int, config: dict[str, Any]) -> Flow:
         side = math.isqrt(features)
@@ -130,6 +127,9 @@ class RealNVPPipeline(ImagePipeline):
     """RealNVP: checkerboard and channel-wise affine couplings with ResNet conditioners."""
 
     name = "realnvp"
+    component_arguments: ClassVar[dict[str, dict[str, str]]] = _component_arguments(
+        "hidden", "blocks"
+    )
     description = "RealNVP: multi-scale flow of convolutional couplings (checkerboard, channel)"
     defaults: ClassVar[dict[str, Any]] = {
         "levels": 2,
@@ -180,6 +180,7 @@ class GlowPipeline(ImagePipeline):
     """Glow: ActNorm, invertible 1x1 convolutions and affine couplings, learned prior."""
 
     name = "glow"
+    component_arguments: ClassVar[dict[str, dict[str, str]]] = _component_arguments("hidden")
     description = "Glow: multi-scale flow of ActNorm, 1x1 convolutions and couplings"
     defaults: ClassVar[dict[str, Any]] = {
         "levels": 2,
