@@ -6,7 +6,7 @@ from flowkit.conditioners import (
     check_layer,
     with_context,
 )
-from flowkit.coupling import CouplingTransform, LawCoupling, partition_indices
+from flowkit.coupling import CouplingTransform, LawCoupling, law_coupling_class, partition_indices
 from flowkit.datasets import (
     Dataset,
     DatasetInfo,
@@ -88,6 +88,7 @@ __all__ = [
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
+    "law_coupling_class",
     "load_registry",
     "nats_from_bits_per_dim",
     "partition_indices",

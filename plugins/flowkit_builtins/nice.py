@@ -13,7 +13,6 @@ from functools import partial
 from typing import Any, ClassVar
 
 from flowkit import (
-    CompositeTransform,
     ConfigurationError,
     CouplingLaw,
     Flow,
@@ -21,6 +20,14 @@ from flowkit import (
     LawCoupling,
     Pipeline,
     hookimpl,
+)
+from flowkit_builtins.stack import (
+    SIZE_FLAGS,
+    STACK_ARGUMENTS,
+    STACK_DEFAULTS,
+    build_stack,
+    component_options,
+    layer_count,
 )
 
 
@@ -36,41 +43,16 @@ class NicePipeline(Pipeline):
         "depth": 5,
         "activation": "relu",
         "partition": "interleaved",
-        "permutation": "none",
-        "scaling": "diagonal",
-        "whitening": "none",
-        "prior": "logistic",
         "zero_init": True,
         "conditioner": "mlp",
         "coupling_options": {},
         "conditioner_options": {},
-        "permutation_options": {},
-        "scaling_options": {},
-        "whitening_options": {},
-        "prior_options": {},
+        **STACK_DEFAULTS,
     }
     component_arguments: ClassVar[dict[str, dict[str, str]]] = {
-        "coupling": {
-            "hidden": "--hidden",
-            "depth": "--depth",
-            "activation": "--activation",
-            "partition": "--partition",
-            "parity": "",
-            "zero_init": "--set zero_init=false",
-        },
-        "conditioner": {
-            "in_features": "",
-            "out_features": "",
-            "hidden": "--hidden",
-            "depth": "--depth",
-            "activation": "--activation",
-            "context_features": "",
-            "zero_init": "--set zero_init=false",
-        },
-        "permutation": {"seed": ""},
-        "scaling": {"target_std": ""},
-        "whitening": {},
-        "prior": {},
+        "coupling": {**SIZE_FLAGS, "partition": "--partition", "parity": ""},
+        "conditioner": {"in_features": "", "out_features": "", **SIZE_FLAGS},
+        **STACK_ARGUMENTS,
     }
     contract_examples: ClassVar[list[dict[str, Any]]] = [
         {"layers": 3, "hidden": 8, "depth": 1},
@@ -87,9 +69,7 @@ class NicePipeline(Pipeline):
     ]
 
     def build(self, registry, features: int, config: dict[str, Any]) -> Flow:
-        layers = config["layers"]
-        if not isinstance(layers, int) or layers < 1:
-            raise ConfigurationError(f"layers must be a positive integer, got {layers!r}")
+        layers = layer_count(config)
         if layers < 3:
             warnings.warn(
                 f"{layers} coupling layer(s): NICE needs at least 3 for every dimension to "
@@ -98,45 +78,30 @@ class NicePipeline(Pipeline):
                 stacklevel=2,
             )
         self.check_component_options(registry, config)
+        make_coupling = self._coupling_factory(registry, config)
 
-        def options(kind: str) -> dict[str, Any]:
-            return dict(config.get(f"{kind}_options") or {})
-
-        prior = registry.get("prior", config["prior"])(features, **options("prior"))
-        make_coupling = self._coupling_factory(registry, config, options)
-        permutation = (
-            None
-            if config["permutation"] in (None, "none")
-            else registry.get("permutation", config["permutation"])
-        )
-        transforms = []
-        if config["whitening"] not in (None, "none"):
-            whitening = registry.get("whitening", config["whitening"])
-            transforms.append(whitening(features, **options("whitening")))
-        for index in range(layers):
-            if permutation is not None:
-                transforms.append(permutation(features, seed=index, **options("permutation")))
-            transforms.append(
-                make_coupling(
-                    features,
-                    hidden=config["hidden"],
-                    depth=config["depth"],
-                    activation=config["activation"],
-                    partition=config["partition"],
-                    parity=index % 2,
-                    zero_init=config["zero_init"],
-                )
+        def coupling(index: int) -> Any:
+            return make_coupling(
+                features,
+                hidden=config["hidden"],
+                depth=config["depth"],
+                activation=config["activation"],
+                partition=config["partition"],
+                parity=index % 2,
+                zero_init=config["zero_init"],
             )
-        if config["scaling"] not in (None, "none"):
-            scaling = registry.get("scaling", config["scaling"])
-            transforms.append(scaling(features, target_std=prior.stddev, **options("scaling")))
-        return Flow(CompositeTransform(transforms), prior)
 
-    def _coupling_factory(self, registry, config, options) -> Callable[..., Any]:
+        return build_stack(registry, features, config, coupling, permute_first=True)
+
+    def _coupling_factory(self, registry, config) -> Callable[..., Any]:
         """``make(features, **layer_arguments)`` for ``--coupling``: a :class:`LawCoupling`
         with a fresh law and the chosen flat conditioner, or the whole coupling layer of a
         plugin written before laws (which brings its own conditioner)."""
         chosen = registry.coupling(config["coupling"])
+
+        def options(kind: str) -> dict[str, Any]:
+            return component_options(config, kind)
+
         if not issubclass(chosen, CouplingLaw):
             if options("conditioner") or config["conditioner"] != "mlp":
                 raise ConfigurationError(

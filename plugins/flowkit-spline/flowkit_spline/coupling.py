@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from flowkit import ConfigurationError, CouplingLaw, LawCoupling
+from flowkit import ConfigurationError, CouplingLaw, law_coupling_class
 from flowkit_spline.spline import (
     DEFAULT_MIN_BIN_HEIGHT,
     DEFAULT_MIN_BIN_WIDTH,
@@ -100,30 +100,10 @@ class RationalQuadraticSplineLaw(CouplingLaw):
         return f"{super().extra_repr()}, bins={self.bins}, bound={self.bound}"
 
 
-class RationalQuadraticSplineCoupling(LawCoupling):
-    """A flat coupling layer with the ``rqspline`` law, for use from Python:
-    ``RationalQuadraticSplineCoupling(features, bins=8, bound=3.0, hidden=..., depth=...)``
-    (the law's options, then :class:`flowkit.CouplingTransform`'s)."""
-
-    def __init__(
-        self,
-        features: int,
-        *,
-        bins: int = 8,
-        bound: float = 3.0,
-        min_bin_width: float = DEFAULT_MIN_BIN_WIDTH,
-        min_bin_height: float = DEFAULT_MIN_BIN_HEIGHT,
-        min_derivative: float = DEFAULT_MIN_DERIVATIVE,
-        **kwargs: Any,
-    ) -> None:
-        law = RationalQuadraticSplineLaw(
-            bins=bins,
-            bound=bound,
-            min_bin_width=min_bin_width,
-            min_bin_height=min_bin_height,
-            min_derivative=min_derivative,
-        )
-        super().__init__(features, law=law, **kwargs)
+#: A flat coupling layer with the ``rqspline`` law, for use from Python:
+#: ``RationalQuadraticSplineCoupling(features, bins=8, bound=3.0, hidden=..., depth=...)`` (the
+#: law's options, then :class:`flowkit.CouplingTransform`'s).
+RationalQuadraticSplineCoupling = law_coupling_class(RationalQuadraticSplineLaw)
 
 
 __all__ = ["RationalQuadraticSplineCoupling", "RationalQuadraticSplineLaw"]

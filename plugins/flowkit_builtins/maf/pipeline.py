@@ -14,8 +14,16 @@ from __future__ import annotations
 import warnings
 from typing import Any, ClassVar
 
-from flowkit import CompositeTransform, ConfigurationError, Flow, FlowkitWarning, Pipeline
+from flowkit import Flow, FlowkitWarning, Pipeline
 from flowkit_builtins.maf.layer import MaskedAutoregressiveLayer
+from flowkit_builtins.stack import (
+    SIZE_FLAGS,
+    STACK_ARGUMENTS,
+    STACK_DEFAULTS,
+    build_stack,
+    component_options,
+    layer_count,
+)
 
 
 class MafPipeline(Pipeline):
@@ -27,6 +35,7 @@ class MafPipeline(Pipeline):
         "sampling one dimension at a time"
     )
     defaults: ClassVar[dict[str, Any]] = {
+        **STACK_DEFAULTS,
         "coupling": "affine",
         "layers": 5,
         "hidden": 256,
@@ -35,31 +44,15 @@ class MafPipeline(Pipeline):
         "conditioner": "made",
         "permutation": "reverse",
         "scaling": "none",
-        "whitening": "none",
         "prior": "gaussian",
         "zero_init": True,
         "coupling_options": {},
         "conditioner_options": {},
-        "permutation_options": {},
-        "scaling_options": {},
-        "whitening_options": {},
-        "prior_options": {},
     }
     component_arguments: ClassVar[dict[str, dict[str, str]]] = {
         "coupling": {},
-        "conditioner": {
-            "params_per_value": "",
-            "params_layout": "",
-            "hidden": "--hidden",
-            "depth": "--depth",
-            "activation": "--activation",
-            "context_features": "",
-            "zero_init": "--set zero_init=false",
-        },
-        "permutation": {"seed": ""},
-        "scaling": {"target_std": ""},
-        "whitening": {},
-        "prior": {},
+        "conditioner": {"params_per_value": "", "params_layout": "", **SIZE_FLAGS},
+        **STACK_ARGUMENTS,
     }
     contract_examples: ClassVar[list[dict[str, Any]]] = [
         {"layers": 2, "hidden": 8, "depth": 1},
@@ -74,9 +67,7 @@ class MafPipeline(Pipeline):
     ]
 
     def build(self, registry, features: int, config: dict[str, Any]) -> Flow:
-        layers = config["layers"]
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-            raise ConfigurationError(f"layers must be a positive integer, got {layers!r}")
+        layer_count(config)
         if isinstance(config["hidden"], int) and config["hidden"] < features - 1:
             warnings.warn(
                 f"hidden={config['hidden']} is below features - 1 = {features - 1}: MADE then "
@@ -85,41 +76,23 @@ class MafPipeline(Pipeline):
                 stacklevel=2,
             )
         self.check_component_options(registry, config)
-
-        def options(kind: str) -> dict[str, Any]:
-            return dict(config.get(f"{kind}_options") or {})
-
-        prior = registry.get("prior", config["prior"])(features, **options("prior"))
         conditioner = self.conditioner_class(registry, config, "autoregressive")
         self.make_law(registry, config)  # a bad law or option fails before any layer is built
-        permutation = (
-            None
-            if config["permutation"] in (None, "none")
-            else registry.get("permutation", config["permutation"])
-        )
-        transforms = []
-        if config["whitening"] not in (None, "none"):
-            whitening = registry.get("whitening", config["whitening"])
-            transforms.append(whitening(features, **options("whitening")))
-        for index in range(layers):
-            if permutation is not None and index > 0:
-                transforms.append(permutation(features, seed=index, **options("permutation")))
-            transforms.append(
-                MaskedAutoregressiveLayer(
-                    features,
-                    law=self.make_law(registry, config),
-                    conditioner=conditioner,
-                    hidden=config["hidden"],
-                    depth=config["depth"],
-                    activation=config["activation"],
-                    conditioner_options=options("conditioner"),
-                    zero_init=config["zero_init"],
-                )
+
+        def layer(index: int) -> MaskedAutoregressiveLayer:
+            return MaskedAutoregressiveLayer(
+                features,
+                law=self.make_law(registry, config),
+                conditioner=conditioner,
+                hidden=config["hidden"],
+                depth=config["depth"],
+                activation=config["activation"],
+                conditioner_options=component_options(config, "conditioner"),
+                zero_init=config["zero_init"],
             )
-        if config["scaling"] not in (None, "none"):
-            scaling = registry.get("scaling", config["scaling"])
-            transforms.append(scaling(features, target_std=prior.stddev, **options("scaling")))
-        return Flow(CompositeTransform(transforms), prior)
+
+        # The paper reverses the order between layers, not before the first.
+        return build_stack(registry, features, config, layer, permute_first=False)
 
 
 __all__ = ["MafPipeline"]
