@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.datasets import dataset_options
 from flowkit.errors import ConfigurationError, DataError
+from flowkit.options import MAX_VALUE_DEPTH, check_count, check_plain_value
 from flowkit.registry import KINDS
-from flowkit.train.options import TrainOptions
+from flowkit.train.options import MAX_SEED, TrainOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.datasets import Dataset
@@ -31,6 +33,21 @@ FILE_DATASET = "file"
 #: Temperatures of the samples stored in a run file: the prior's own, and the paper's preferred
 #: "annealed" value for images (samples look best at 0.75-0.8, see the NICE notes).
 SAMPLE_TEMPERATURES: tuple[float, ...] = (1.0, 0.75)
+#: Most samples stored per temperature, and most temperatures (the run file's reader checks
+#: the same bounds, :mod:`flowkit.io.schema`).
+MAX_SAMPLES = 10**6
+MAX_TEMPERATURES = 16
+#: Bounds of the integer sizes of the built-in pipelines (layer counts, widths, depths, glow's
+#: steps and levels, realnvp's blocks), checked by ``flowkit run`` and when a run file is read,
+#: before any model is built.
+OPTION_BOUNDS = {
+    "layers": 1000,
+    "hidden": 1 << 20,
+    "depth": 100,
+    "steps": 1000,
+    "levels": 32,
+    "blocks": 100,
+}
 
 
 @dataclass
@@ -76,14 +93,45 @@ class RunConfig:
         return cls(**values)
 
     def validate(self) -> RunConfig:
+        """Raise :class:`ConfigurationError` for values that cannot work, or that are beyond
+        the bounds the run file's reader checks (so that what a run writes reads back)."""
         self.train.validate()
+        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int):
+            raise ConfigurationError(
+                f"number of samples must be an integer, got {self.num_samples!r}"
+            )
         if self.num_samples < 0:
             raise ConfigurationError(f"number of samples must be >= 0, got {self.num_samples}")
-        if not (isinstance(self.split_seed, int) and 0 <= self.split_seed < 2**32):
+        check_count("num_samples", self.num_samples, MAX_SAMPLES)
+        if not (isinstance(self.split_seed, int) and 0 <= self.split_seed <= MAX_SEED):
             raise ConfigurationError(f"split seed must be in [0, 2**32), got {self.split_seed!r}")
-        if any(not t > 0 for t in self.sample_temperatures):
-            raise ConfigurationError(f"temperatures must be > 0, got {self.sample_temperatures}")
+        temperatures = self.sample_temperatures
+        if len(temperatures) > MAX_TEMPERATURES:
+            raise ConfigurationError(
+                f"{len(temperatures)} sample temperatures; at most {MAX_TEMPERATURES}"
+            )
+        if any(not (_is_number(t) and 0 < t < math.inf) for t in temperatures):
+            raise ConfigurationError(f"temperatures must be finite and > 0, got {temperatures}")
+        if len({f"{t:.2f}" for t in temperatures}) < len(temperatures):  # the samples' names
+            raise ConfigurationError(
+                f"temperatures must differ in their first two decimals, got {list(temperatures)}"
+            )
+        check_option_bounds(self.pipeline_options)
         return self
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_option_bounds(options: Mapping[str, Any]) -> None:
+    """The sizes of :data:`OPTION_BOUNDS` are integers within their bounds (one line each)."""
+    for key, limit in OPTION_BOUNDS.items():
+        value = options.get(key)
+        if isinstance(value, bool) or (value is not None and not isinstance(value, int)):
+            raise ConfigurationError(f"{key} must be an integer, got {value!r:.60}")
+        if isinstance(value, int):
+            check_count(key, value, limit)
 
 
 def looks_like_path(spec: str) -> bool:
@@ -127,8 +175,13 @@ def absolute_paths(options: Mapping[str, Any]) -> dict[str, Any]:
 def resolve_pipeline_options(
     registry: Registry, pipeline: str, overrides: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The pipeline's defaults updated with ``overrides`` (unknown option names are an error)."""
-    return registry.get("pipeline", pipeline)().resolve(**dict(overrides))
+    """The pipeline's defaults updated with ``overrides``: unknown option names, and values of
+    another type than the option's (its default's in the pipeline, the constructor's for the
+    components' options) are an error; a boolean spelled yes/no or 1/0 becomes a bool."""
+    chosen = registry.get("pipeline", pipeline)()
+    resolved = chosen.resolve(**dict(overrides))
+    resolve_components = getattr(chosen, "resolve_components", None)
+    return resolve_components(registry, resolved) if callable(resolve_components) else resolved
 
 
 def check_components(registry: Registry, pipeline: str, options: Mapping[str, Any]) -> None:
@@ -149,10 +202,17 @@ def check_components(registry: Registry, pipeline: str, options: Mapping[str, An
 def build_dataset(registry: Registry, config: RunConfig) -> Dataset:
     """The run's dataset (not loaded yet), split with ``config.split_seed``."""
     cls = registry.get("dataset", config.dataset)
-    resolved = dataset_options(cls, config.dataset_options)
-    dataset = cls(data_dir=config.data_dir, seed=config.split_seed, **config.dataset_options)
+    check_plain_value(config.dataset_options, "the dataset options")
+    resolved = dataset_options(cls, config.dataset_options)  # names and types checked
+    given = {name: resolved[name] for name in config.dataset_options}
+    dataset = cls(data_dir=config.data_dir, seed=config.split_seed, **given)
     # What the run file records: every option with its value, so eval rebuilds the same data.
     dataset.options = {**resolved, **dataset.options}
+    pipeline = registry.get("pipeline", config.pipeline)() if config.pipeline else None
+    data_range = getattr(pipeline, "data_range", None)
+    if callable(data_range):
+        dataset.required_range = data_range(config.pipeline_options)
+        dataset.required_by = f"pipeline {config.pipeline!r}"
     return dataset
 
 
@@ -160,9 +220,12 @@ def build_flow(registry: Registry, config: RunConfig, features: int | Sequence[i
     """The run's model, freshly initialised, from its pipeline: for ``features`` flat values,
     or for the data's event shape (``Pipeline.build_for``; image pipelines need the shape)."""
     pipeline = registry.get("pipeline", config.pipeline)()
+    # Options the pipeline gained after the run was recorded (e.g. ``conditioner``) take their
+    # defaults, which build the model the run trained.
+    options = pipeline.resolve(**config.pipeline_options)
     if isinstance(features, Sequence):
-        return pipeline.build_for(registry, tuple(features), config.pipeline_options)
-    return pipeline.build(registry, int(features), config.pipeline_options)
+        return pipeline.build_for(registry, tuple(features), options)
+    return pipeline.build(registry, int(features), options)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -170,22 +233,30 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     as a string otherwise."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigurationError(f"expected KEY=VALUE, got {text!r}")
+        raise ConfigurationError(f"expected KEY=VALUE, got {text!r:.60}")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
-    return key.strip(), value
+    except RecursionError:
+        raise ConfigurationError(
+            f"{key.strip()} is nested more than {MAX_VALUE_DEPTH} levels deep"
+        ) from None
+    return key.strip(), check_plain_value(value, key.strip())
 
 
 __all__ = [
     "FILE_DATASET",
+    "MAX_SAMPLES",
+    "MAX_TEMPERATURES",
+    "OPTION_BOUNDS",
     "SAMPLE_TEMPERATURES",
     "RunConfig",
     "absolute_paths",
     "build_dataset",
     "build_flow",
     "check_components",
+    "check_option_bounds",
     "looks_like_path",
     "parse_assignment",
     "resolve_dataset",
