@@ -29,6 +29,7 @@ from flowkit.errors import (
 )
 from flowkit.extras import require
 from flowkit.flows import Flow
+from flowkit.hdf5 import hdf5_hazard
 from flowkit.hookspecs import hookimpl, hookspec
 from flowkit.laws import PARAM_LAYOUTS, CouplingLaw, apply_law, arrange_params, sum_log_derivative
 from flowkit.metrics import bits_per_dim, nats_from_bits_per_dim
@@ -86,6 +87,7 @@ __all__ = [
     "dataset_options",
     "dequantize",
     "get_plugin_manager",
+    "hdf5_hazard",
     "hookimpl",
     "hookspec",
     "law_coupling_class",

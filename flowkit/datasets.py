@@ -108,6 +108,10 @@ class Dataset:
         #: Facts about the loaded data worth recording with a run (str, int or float values),
         #: e.g. where the files came from; set by ``_load`` and reported by :meth:`info`.
         self.extra: dict[str, Any] = {}
+        #: The range a model needs the (dequantised) values in, and who needs it (set by
+        #: :func:`flowkit.run.config.build_dataset` from the pipeline); None: any finite values.
+        self.required_range: tuple[float, float] | None = None
+        self.required_by: str = "the model"
         self._splits: Splits | None = None
 
     # ---- subclass API ---------------------------------------------------------------------------
@@ -134,8 +138,34 @@ class Dataset:
                 loaded = Splits(
                     *(torch.as_tensor(np.asarray(p), dtype=torch.float32) for p in loaded)
                 )
+            self._check_range(loaded)
             self._splits = loaded
         return self._splits
+
+    def _check_range(self, splits: Splits) -> None:
+        """The values (dequantised: ``(x + u) / levels``) lie in :attr:`required_range`."""
+        if self.required_range is None:
+            return
+        low, high = self.required_range
+        least = min(float(part.min()) for part in splits if part.numel())
+        most = max(float(part.max()) for part in splits if part.numel())
+        span = (
+            (least, most)
+            if self.levels is None
+            else (least / self.levels, (most + 1) / self.levels)
+        )
+        if low <= span[0] and span[1] <= high:
+            return
+        hint = (
+            ""
+            if self.levels is not None
+            else (", or give levels=N if it holds whole-number pixel values 0 .. N-1")
+        )
+        raise DataError(
+            f"{self.required_by} models values in [{low:g}, {high:g}], but the data of "
+            f"{self.name} ({self.variant}) spans [{span[0]:.4g}, {span[1]:.4g}]: scale it into "
+            f"[{low:g}, {high:g}]{hint}"
+        )
 
     @property
     def event_shape(self) -> tuple[int, ...]:

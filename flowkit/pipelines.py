@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from flowkit.conditioners import check_layer
 from flowkit.errors import ConfigurationError
 from flowkit.laws import CouplingLaw
-from flowkit.options import accepted_options, check_options
+from flowkit.options import (
+    accepted_options,
+    check_options,
+    check_plain_value,
+    coerce_options,
+    option_types,
+    option_value,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.flows import Flow
@@ -36,14 +43,45 @@ class Pipeline:
     component_arguments: ClassVar[dict[str, dict[str, str]]] = {}
 
     def resolve(self, **options: Any) -> dict[str, Any]:
-        """Defaults updated with ``options``; unknown option names are an error."""
+        """Defaults updated with ``options``; unknown option names are an error, and so is a
+        value of another type than the default's (a bool default makes a boolean option, which
+        also takes yes/no and 1/0: ``--set actnorm=no`` is ``False``)."""
         unknown = sorted(set(options) - set(self.defaults))
         if unknown:
             raise ConfigurationError(
                 f"pipeline {self.name!r} has no option(s) {', '.join(unknown)}; "
                 f"known: {', '.join(sorted(self.defaults))}"
             )
-        return {**self.defaults, **options}
+        values = {}
+        for key, value in options.items():
+            default, what = self.defaults[key], key  # as --set KEY=VALUE names it
+            check_plain_value(value, f"pipeline option {key}")
+            if isinstance(default, Mapping) and not isinstance(value, Mapping):
+                raise ConfigurationError(
+                    f"{what} must map option names to values, got {value!r:.60}"
+                )
+            values[key] = option_value(value, option_types(default), what)
+        return {**self.defaults, **values}
+
+    def resolve_components(self, registry: Registry, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` with every ``<kind>_options`` of :attr:`component_arguments` checked
+        against the chosen class's constructor (names and types, see
+        :func:`flowkit.options.coerce_options`): booleans spelled as text become bools."""
+        resolved = dict(config)
+        for kind, passed in self.component_arguments.items():
+            options, choice = config.get(f"{kind}_options"), config.get(kind)
+            if not options or not isinstance(options, Mapping) or choice in (None, "none"):
+                continue  # check_component_options says what is wrong with these
+            cls = registry.coupling(choice) if kind == "coupling" else registry.get(kind, choice)
+            resolved[f"{kind}_options"] = coerce_options(
+                cls, options, what=f"{kind} {choice!r}", reserved={"features": "", **passed}
+            )
+        return resolved
+
+    def data_range(self, config: Mapping[str, Any]) -> tuple[float, float] | None:
+        """The range the model built from ``config`` needs the (dequantised) data in, e.g.
+        ``(0, 1)`` for a flow that starts with a logit; None: any finite values."""
+        return None
 
     def build(self, registry: Registry, features: int, config: dict[str, Any]) -> Flow:
         raise NotImplementedError

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from flowkit.errors import ConfigurationError
+from flowkit.options import check_count
 from flowkit.run.config import RunConfig, resolve_pipeline_options
 from flowkit.train.options import TrainOptions
 
@@ -34,6 +35,9 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
 #: time (``D`` conditioner passes per layer); others sample ``eval_batch_size`` at once.
 SEQUENTIAL_SAMPLE_BATCH = {"maf": 100}
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: Most seeds per law, and most interleaved timing rounds (each repeat trains every law).
+MAX_REPEATS = 1000
+MAX_SPEED_ROUNDS = 1000
 
 
 #: Where bench's defaults differ from ``flowkit run``'s: a small model (``DEFAULT_MODELS``) on
@@ -149,6 +153,8 @@ class BenchOptions:
             raise ConfigurationError("the coupling law is what bench varies; use --couplings")
         if self.repeats < 1 or self.speed_rounds < 1 or self.sample_batch_size < 1:
             raise ConfigurationError("repeats, speed rounds and sample batch size must be >= 1")
+        check_count("repeats", self.repeats, MAX_REPEATS)
+        check_count("speed_rounds", self.speed_rounds, MAX_SPEED_ROUNDS)
         if self.amp not in (None, *AMP_DTYPES):
             raise ConfigurationError(f"--amp takes {', '.join(AMP_DTYPES)}, got {self.amp!r}")
         for law in self.couplings:
@@ -175,6 +181,8 @@ __all__ = [
     "DEFAULT_COUPLINGS",
     "DEFAULT_MODEL",
     "DEFAULT_MODELS",
+    "MAX_REPEATS",
+    "MAX_SPEED_ROUNDS",
     "SEQUENTIAL_SAMPLE_BATCH",
     "BenchOptions",
     "check_law",

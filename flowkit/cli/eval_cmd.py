@@ -9,12 +9,16 @@ import numpy as np
 import torch
 
 from flowkit.cli import get_registry
+from flowkit.cli.params import Count
 from flowkit.errors import DataError
 from flowkit.io.runfile import load_run
 from flowkit.metrics import bits_per_dim
 from flowkit.run.config import resolve_dataset
 from flowkit.train.device import DEVICE_HELP, resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
+
+#: Most dequantisation draws of one ``eval`` (each is a pass over the test set).
+MAX_DRAWS = 1000
 
 
 @click.command("eval")
@@ -39,7 +43,7 @@ from flowkit.train.evaluation import EVALUATION_SEED, evaluate
 )
 @click.option(
     "--draws",
-    type=click.IntRange(min=1),
+    type=Count(MAX_DRAWS),
     default=1,
     show_default=True,
     metavar="K",

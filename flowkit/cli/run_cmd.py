@@ -12,12 +12,13 @@ from click.core import ParameterSource
 from flowkit.cli import get_registry
 from flowkit.cli.component_options import apply_component_options, option_flags
 from flowkit.cli.experiment_flags import config_option, init_from_option
-from flowkit.cli.params import SEED
+from flowkit.cli.params import SEED, Count
 from flowkit.cli.precision_options import precision_options
 from flowkit.cli.train_flags import training_flags
 from flowkit.errors import ConfigurationError, FlowkitWarning
 from flowkit.run import config_file
 from flowkit.run.config import (
+    MAX_SAMPLES,
     RunConfig,
     parse_assignment,
     resolve_dataset,
@@ -27,16 +28,17 @@ from flowkit.run.extend import check_init_source
 from flowkit.run.runner import (
     EXIT_INTERRUPTED,
     RESUMABLE_OVERRIDES,
+    RunOutcome,
     check_output,
     default_run_path,
     resume_run,
     start_run,
 )
-from flowkit.run.signals import sigterm_as_interrupt
+from flowkit.run.signals import run_signals
 from flowkit.run.tracking import tracker_callbacks
 from flowkit.train.device import DEVICE_HELP, set_threads
 from flowkit.train.distributed import DistributedTopology, launched_world_size, process_batch_size
-from flowkit.train.options import TrainOptions
+from flowkit.train.options import INT_BOUNDS, TrainOptions
 from flowkit.train.progress import PROGRESS_MODES
 from flowkit.train.topology import default_topology
 
@@ -153,14 +155,14 @@ class RunCommand(click.Command):
 )
 @click.option(
     "--epochs",
-    type=click.IntRange(min=0),
+    type=Count(INT_BOUNDS["epochs"][1], minimum=0),
     default=_DEFAULTS.epochs,
     show_default=True,
     help="Most epochs to train (the paper's 1500; early stopping usually ends sooner).",
 )
 @click.option(
     "--batch-size",
-    type=_positive,
+    type=Count(INT_BOUNDS["batch_size"][1]),
     default=_DEFAULTS.batch_size,
     show_default=True,
     help="Examples per optimiser step, over all processes: with --nproc N or torchrun "
@@ -176,7 +178,7 @@ class RunCommand(click.Command):
 @training_flags
 @click.option(
     "--patience",
-    type=click.IntRange(min=0),
+    type=Count(INT_BOUNDS["patience"][1], minimum=0),
     default=_DEFAULTS.patience,
     show_default=True,
     help="Stop after this many epochs without validation improvement; 0 = never.",
@@ -198,7 +200,7 @@ class RunCommand(click.Command):
 @precision_options
 @click.option(
     "--num-samples",
-    type=click.IntRange(min=0),
+    type=Count(MAX_SAMPLES, minimum=0),
     default=64,
     show_default=True,
     help="Samples stored per temperature (1.0 and 0.75).",
@@ -269,41 +271,41 @@ def command(ctx: click.Context, pipeline: str | None, **options) -> None:
     world_size = launched_world_size()
     if options["nproc"] > 1 and world_size == 1:
         ctx.exit(_launch(ctx, pipeline, options))
-    topology = _join(options["nproc"], world_size)
-    try:  # SIGTERM at start-up ends the command like Ctrl-C: one line, nothing written
-        with sigterm_as_interrupt(topology or default_topology()):
-            registry = get_registry(ctx)
-            progress = "none" if options["quiet"] else options["progress"]
-            echo = None if options["quiet"] else (lambda text: click.echo(text, err=True))
-            common = dict(
-                progress=progress,
-                checkpoint_seconds=options["checkpoint_every"],
-                echo=echo,
-                topology=topology,
-                callbacks=tracker_callbacks(registry, options["track"]),
-            )
-            if options["resume"]:
-                overrides = _resume_overrides(ctx, pipeline, options)
-                outcome = resume_run(registry, options["resume"], overrides=overrides, **common)
-            else:
-                if pipeline is None:
-                    raise ConfigurationError(
-                        "give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5"
-                    )
-                config = _config(registry, pipeline, options)
-                out = options["out"]  # None: runs/, created once the inputs are checked
-                outcome = start_run(registry, config, out, force=options["force"], **common)
-    except KeyboardInterrupt:
-        unchanged = f"{options['resume']} is unchanged" if options["resume"] else "nothing written"
-        click.echo(f"Error: interrupted while starting the run; {unchanged}", err=True)
-        ctx.exit(EXIT_INTERRUPTED)
-    if topology is not None:
-        topology.close()
-    if topology is None or topology.is_main_process:
-        # -q: the path alone, for `run=$(flowkit run ... -q)`; the exit status tells the rest.
-        quiet = options["quiet"]
-        click.echo(outcome.path if quiet else f"run file: {outcome.path} ({outcome.status})")
+    with run_signals(default_topology()) as signals:  # one handler to the end of the command
+        try:  # Ctrl-C or SIGTERM at start-up: one line, nothing written
+            topology = _join(options["nproc"], world_size)
+            outcome = _start(ctx, pipeline, options, topology)
+        except KeyboardInterrupt:
+            what = f"{options['resume']} is unchanged" if options["resume"] else "nothing written"
+            click.echo(f"Error: interrupted while starting the run; {what}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        signals.hold()  # the file is complete: a signal now waits for the command to end
+        if topology is not None:
+            topology.close()
+        if topology is None or topology.is_main_process:
+            # -q: the path alone, for `run=$(flowkit run ... -q)`; the exit status tells the rest.
+            quiet = options["quiet"]
+            click.echo(outcome.path if quiet else f"run file: {outcome.path} ({outcome.shown})")
+        signals.report(outcome.path, outcome.shown)
     ctx.exit(outcome.exit_code)
+
+
+def _start(ctx: click.Context, pipeline: str | None, options: dict, topology) -> RunOutcome:
+    registry = get_registry(ctx)
+    common = dict(
+        progress="none" if options["quiet"] else options["progress"],
+        checkpoint_seconds=options["checkpoint_every"],
+        echo=None if options["quiet"] else (lambda text: click.echo(text, err=True)),
+        topology=topology,
+        callbacks=tracker_callbacks(registry, options["track"]),
+    )
+    if options["resume"]:
+        overrides = _resume_overrides(ctx, pipeline, options)
+        return resume_run(registry, options["resume"], overrides=overrides, **common)
+    if pipeline is None:
+        raise ConfigurationError("give a PIPELINE (e.g. `flowkit run nice`) or --resume RUN.h5")
+    config = _config(registry, pipeline, options)  # --out None: runs/, once inputs are checked
+    return start_run(registry, config, options["out"], force=options["force"], **common)
 
 
 def _launch(ctx: click.Context, pipeline: str | None, options: dict) -> int:

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from flowkit.train.options import LR_SCHEDULES, TrainOptions
+from flowkit.cli.params import Count
+from flowkit.train.options import INT_BOUNDS, LR_SCHEDULES, TrainOptions
 
 _DEFAULTS = TrainOptions()
 _positive = click.IntRange(min=1)
@@ -58,7 +59,7 @@ _OPTIONS = [
     ),
     click.option(
         "--lr-step-epochs",
-        type=_positive,
+        type=Count(INT_BOUNDS["lr_step_epochs"][1]),
         default=_DEFAULTS.lr_step_epochs,
         show_default=True,
         help="step: epochs between two decays.",
@@ -78,7 +79,7 @@ _OPTIONS = [
     ),
     click.option(
         "--threads",
-        type=_positive,
+        type=Count(INT_BOUNDS["threads"][1]),
         help="CPU threads for torch [default: torch's choice, usually one per core].",
     ),
 ]

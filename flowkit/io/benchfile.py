@@ -29,6 +29,7 @@ import h5py
 import numpy as np
 
 from flowkit.errors import ConfigurationError, RunFileError
+from flowkit.hdf5 import hdf5_hazard
 from flowkit.io.h5 import atomic_h5, read_attrs, write_attrs
 from flowkit.version import __version__
 
@@ -132,6 +133,9 @@ def read_bench_file(path: str | Path) -> BenchRecord:
             attrs = read_attrs(handle)
             if attrs.get("format") != FORMAT:
                 raise RunFileError(f"{path} is not a flowkit bench file")
+            hazard = hdf5_hazard(handle)  # before reading anything but the root's attributes
+            if hazard:
+                raise RunFileError(f"{path}: refused: {hazard}")
             if int(attrs.get("format_version", 0)) > FORMAT_VERSION:
                 raise RunFileError(
                     f"{path} was written by a newer flowkit (bench format "

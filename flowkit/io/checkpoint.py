@@ -1,9 +1,10 @@
 """The ``checkpoint`` group of a run file: the resumable training state (docs/run-file.md).
 
-Weights, Adam's per-parameter state and the generator states are plain datasets; the counters
-are attributes. Reading checks every value's type and range (:mod:`flowkit.io.schema`); the
-tensors are checked against the model when a run is resumed
-(:func:`flowkit.io.schema.check_train_state`).
+Weights, Adam's per-parameter state and the generator states are plain datasets, each with its
+checksum (:func:`flowkit.io.h5.write_array`); the counters are attributes. Reading refuses links
+out of the file and virtual datasets, verifies every checksum, and checks every value's type and
+range (:mod:`flowkit.io.schema`); the tensors are checked against the model when a run is
+resumed (:func:`flowkit.io.schema.check_train_state`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import h5py
 import torch
 
 from flowkit.io import schema
-from flowkit.io.h5 import read_array, read_attrs, read_tensors, write_attrs, write_tensors
+from flowkit.io.h5 import (
+    read_array,
+    read_attrs,
+    read_tensors,
+    refuse_hazards,
+    write_array,
+    write_attrs,
+    write_tensors,
+)
 from flowkit.train.state import History, TrainState
 
 
@@ -35,11 +44,12 @@ def write_checkpoint(group: h5py.Group, state: TrainState) -> None:
         write_tensors(optimizer.create_group(str(index)), values)
     rng = group.create_group("rng")
     for name, generator_state in state.rng.items():
-        rng.create_dataset(name, data=generator_state.numpy())
-        rng[name].attrs["device_type"] = state.rng_devices.get(name, "cpu")
+        device = state.rng_devices.get(name, "cpu")
+        write_array(rng, name, generator_state.numpy(), {"device_type": device})
 
 
 def read_checkpoint(group: h5py.Group) -> TrainState:
+    refuse_hazards(group)  # no link out of the file, no virtual dataset (before any read)
     for name in ("model", "optimizer", "rng"):
         schema.want(isinstance(group.get(name), h5py.Group), f"checkpoint has no {name} group")
     attrs = read_attrs(group)

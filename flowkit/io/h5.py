@@ -1,10 +1,15 @@
 """Small HDF5 helpers: tensors as plain datasets, attributes from Python values, atomic files.
 
-Nothing here pickles: tensors become numpy arrays, structured values become JSON strings.
+Nothing here pickles: tensors become numpy arrays, structured values become JSON strings. Every
+dataset written here carries the SHA-256 of its values (:data:`CHECKSUM_ATTR`), verified by
+:func:`read_array` on every read; files written before checksums read unverified. Readers call
+:func:`refuse_hazards` on a file before reading it: the rule of :func:`flowkit.hdf5.hdf5_hazard`
+(no virtual datasets, external storage, external or user-defined links).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -17,13 +22,35 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from flowkit.hdf5 import display_name, hdf5_hazard
 from flowkit.io.atomic import write_bytes
+from flowkit.io.schema import DamagedRunFile
 from flowkit.io.space import NoSpaceError, is_no_space, mount_point
 
 #: Attribute recording a tensor's torch dtype where numpy has no equivalent (bfloat16).
 TORCH_DTYPE_ATTR = "torch_dtype"
 #: Prefix of attribute values stored as JSON (lists of mixed types, dicts, None).
 JSON_PREFIX = "json:"
+#: Attribute of every dataset flowkit writes: ``sha256:`` and the hex SHA-256 of its values'
+#: bytes (C order, the stored dtype).
+CHECKSUM_ATTR = "checksum"
+
+
+def checksum(values: np.ndarray) -> str:
+    """``sha256:HEX`` of an array's bytes in C order (hashed in place when contiguous)."""
+    data = np.ascontiguousarray(values).reshape(-1)
+    return "sha256:" + hashlib.sha256(data.view(np.uint8).data).hexdigest()
+
+
+def write_array(
+    group: h5py.Group, name: str, values: Any, attrs: Mapping[str, Any] | None = None
+) -> h5py.Dataset:
+    """``values`` as dataset ``name`` of ``group``, with its checksum and ``attrs``."""
+    array = np.asarray(values)
+    dataset = group.create_dataset(name, data=array)
+    dataset.attrs[CHECKSUM_ATTR] = checksum(array)
+    dataset.attrs.update(attrs or {})
+    return dataset
 
 
 def write_tensors(group: h5py.Group, tensors: Mapping[str, Tensor]) -> None:
@@ -35,8 +62,15 @@ def write_tensors(group: h5py.Group, tensors: Mapping[str, Tensor]) -> None:
         attrs = {}
         if value.dtype == torch.bfloat16:
             value, attrs[TORCH_DTYPE_ATTR] = value.float(), "bfloat16"
-        dataset = group.create_dataset(key, data=value.numpy())
-        dataset.attrs.update(attrs)
+        write_array(group, key, value.numpy(), attrs)
+
+
+def refuse_hazards(node: h5py.Group | h5py.Dataset) -> None:
+    """:class:`DamagedRunFile` if ``node`` holds anything :func:`hdf5_hazard` refuses (call it
+    before reading from a file)."""
+    hazard = hdf5_hazard(node)
+    if hazard:
+        raise DamagedRunFile(hazard)
 
 
 #: Most bytes a dataset may expand to per byte stored (uncompressed datasets: 1; a compressed or
@@ -45,15 +79,26 @@ MAX_EXPANSION = 1024
 
 
 def read_array(dataset: h5py.Dataset, kinds: str = "fiub") -> np.ndarray:
-    """A dataset as a numpy array, refusing non-numeric dtypes and sizes its file cannot hold."""
+    """A dataset as a numpy array, refusing non-numeric dtypes, sizes its file cannot hold and
+    values that do not match their checksum."""
     if not isinstance(dataset, h5py.Dataset):
         raise ValueError(f"{dataset.name} is not a dataset")
+    refuse_hazards(dataset)
     if dataset.dtype.kind not in kinds:
         raise ValueError(f"{dataset.name} has dtype {dataset.dtype}, expected numbers")
     stored = dataset.id.get_storage_size()
     if dataset.nbytes > max(stored * MAX_EXPANSION, 2**20):
         raise ValueError(f"{dataset.name} declares {dataset.nbytes:,} bytes but stores {stored:,}")
-    return np.array(dataset[()])
+    array = np.array(dataset[()])
+    if CHECKSUM_ATTR in dataset.attrs:  # absent in files written before checksums
+        expected, where = from_attr(dataset.attrs[CHECKSUM_ATTR]), display_name(dataset.name)
+        if not isinstance(expected, str) or not expected.startswith("sha256:"):
+            raise DamagedRunFile(f"{where}: its checksum attribute is not sha256:HEX")
+        if checksum(array) != expected:
+            raise DamagedRunFile(
+                f"{where} does not match its checksum: its values changed after flowkit wrote them"
+            )
+    return array
 
 
 def read_tensors(group: h5py.Group) -> dict[str, Tensor]:
@@ -136,12 +181,16 @@ def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
 
 
 __all__ = [
+    "CHECKSUM_ATTR",
     "atomic_h5",
+    "checksum",
     "from_attr",
     "read_array",
     "read_attrs",
     "read_tensors",
+    "refuse_hazards",
     "to_attr",
+    "write_array",
     "write_attrs",
     "write_tensors",
 ]

@@ -27,6 +27,8 @@ from flowkit.io.h5 import (
     read_array,
     read_attrs,
     read_tensors,
+    refuse_hazards,
+    write_array,
     write_attrs,
     write_tensors,
 )
@@ -102,7 +104,7 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         _write_environment(handle.create_group("environment"), record.environment)
         metrics = handle.create_group("metrics")
         for name, values in record.history.as_arrays().items():
-            metrics.create_dataset(name, data=values)
+            write_array(metrics, name, values)
         if record.resumed_after:
             metrics.attrs["resumed_after_epochs"] = np.asarray(record.resumed_after, np.int64)
         write_tensors(handle.create_group("model"), record.model)
@@ -111,10 +113,10 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         if record.samples:
             group = handle.create_group("samples")
             for temperature, values in sorted(record.samples.items(), reverse=True):
-                dataset = group.create_dataset(f"temperature_{temperature:.2f}", data=values)
-                dataset.attrs["temperature"] = float(temperature)
+                name = f"temperature_{temperature:.2f}"
+                write_array(group, name, values, {"temperature": float(temperature)})
         if record.spectrum is not None:
-            handle.create_dataset("spectrum", data=np.asarray(record.spectrum, dtype=np.float64))
+            write_array(handle, "spectrum", np.asarray(record.spectrum, dtype=np.float64))
         if record.checkpoint is not None:
             write_checkpoint(handle.create_group("checkpoint"), record.checkpoint)
 
@@ -158,7 +160,9 @@ def _write_environment(group: h5py.Group, environment: dict[str, Any]) -> None:
 def read_run_record(path: str | Path) -> RunRecord:
     """Everything in a run file, without building the model (no registry needed).
 
-    Raises :class:`RunFileError` for a missing, non-HDF5, non-flowkit or corrupt file.
+    Raises :class:`RunFileError` for a missing, non-HDF5, non-flowkit or corrupt file, and for
+    one holding links or datasets that read outside it (:func:`flowkit.hdf5.hdf5_hazard`: checked
+    after the root's ``format`` attribute, before anything else is read).
     """
     path = Path(path)
     if not path.is_file():
@@ -175,6 +179,7 @@ def read_run_record(path: str | Path) -> RunRecord:
         if from_attr_text(fmt) != FORMAT_NAME:
             raise RunFileError(f"{path} is an HDF5 file but not a flowkit run file")
         try:
+            refuse_hazards(handle)
             return _read_record(handle, read_attrs(handle))
         except Exception as err:  # anything a damaged or crafted file can raise: one line
             raise schema.damaged(path, err) from None

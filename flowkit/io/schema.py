@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 
 from flowkit.errors import ConfigurationError, RunFileError
+from flowkit.run.config import MAX_SAMPLES, MAX_TEMPERATURES
+from flowkit.train.options import FLOAT_BOUNDS, INT_BOUNDS, MAX_SEED
 
 #: Most dimensions of one example a run file may declare (2**24: a 2,300 x 2,300 RGB image).
 MAX_FEATURES = 2**24
@@ -30,8 +32,6 @@ MAX_EVENT_AXES = 8
 MAX_JSON_DEPTH = 32
 #: Most epochs of metrics a run file may hold.
 MAX_EPOCHS = 10**7
-#: Largest seed (numpy's generators take seeds below 2**32).
-MAX_SEED = 2**32 - 1
 
 
 class DamagedRunFile(RunFileError):
@@ -139,19 +139,34 @@ def json_object(raw: Any, where: str) -> dict[str, Any]:
 
 # ---- the configuration -------------------------------------------------------------------------
 
-#: Types of the training options as flowkit writes them (``None`` allowed where listed).
+
+def _bounded_int(low: int, high: int, optional: bool) -> Callable[[Any, str], Any]:
+    return lambda v, w: None if optional and v is None else integer(v, w, low, high)
+
+
+def _bounded_float(low: float, open_: bool, optional: bool) -> Callable[[Any, str], Any]:
+    def check(value: Any, where: str) -> Any:
+        if optional and value is None:
+            return None
+        value = number(value, where)
+        want(value > low if open_ else value >= low, f"{where} = {value} is out of range")
+        return value
+
+    return check
+
+
+#: Types of the training options as flowkit writes them, with the bounds
+#: :meth:`TrainOptions.validate` enforces on the writing side (``None`` allowed where listed).
 _TRAIN_FIELDS: dict[str, Callable[[Any, str], Any]] = {
-    "epochs": lambda v, w: integer(v, w, 0, 10**9),
-    "batch_size": lambda v, w: integer(v, w, 1, 2**31),
-    "lr": lambda v, w: number(v, w, positive=True),
-    "eps": lambda v, w: number(v, w, positive=True),
-    "weight_decay": lambda v, w: number(v, w),
-    "patience": lambda v, w: integer(v, w, 0),
-    "seed": lambda v, w: integer(v, w, 0, MAX_SEED),
+    **{
+        name: _bounded_int(low, high, optional=name == "threads")
+        for name, (low, high) in INT_BOUNDS.items()
+    },
+    **{
+        name: _bounded_float(low, open_, optional=name in ("max_seconds", "clip_grad_norm"))
+        for name, (low, open_) in FLOAT_BOUNDS.items()
+    },
     "device": text,
-    "max_seconds": lambda v, w: None if v is None else number(v, w, positive=True),
-    "init_examples": lambda v, w: integer(v, w, 1),
-    "eval_batch_size": lambda v, w: integer(v, w, 1, 2**31),
     "fused": lambda v, w: want(v is None or isinstance(v, bool), f"{w} must be true/false/null"),
 }
 
@@ -165,9 +180,12 @@ def check_config_dict(data: Any) -> dict[str, Any]:
     mapping(data.get("dataset_options", {}), "config.dataset_options")
     want(data.get("data_dir") is None or isinstance(data["data_dir"], str), "config.data_dir")
     integer(data.get("split_seed", 0), "config.split_seed", 0, MAX_SEED)
-    integer(data.get("num_samples", 0), "config.num_samples", 0, 10**6)
+    integer(data.get("num_samples", 0), "config.num_samples", 0, MAX_SAMPLES)
     temperatures = data.get("sample_temperatures", [1.0])
-    want(isinstance(temperatures, list) and len(temperatures) <= 16, "config.sample_temperatures")
+    want(
+        isinstance(temperatures, list) and len(temperatures) <= MAX_TEMPERATURES,
+        "config.sample_temperatures",
+    )
     for t in temperatures:
         number(t, "config.sample_temperatures[]", positive=True)
     train = mapping(data.get("train", {}), "config.train")

@@ -22,7 +22,8 @@ from flowkit.errors import ConfigurationError, DataError, FlowkitWarning
 from flowkit.io.rebuild import rebuild_flow
 from flowkit.io.schema import DamagedRunFile, check_train_state
 from flowkit.io.space import check_writable_folder
-from flowkit.run.config import RunConfig, build_flow
+from flowkit.run.config import OPTION_BOUNDS, RunConfig, build_flow, check_option_bounds
+from flowkit.train.schedule import check_scheduler_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.datasets import Splits
@@ -36,8 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_PARAMETERS = 2_500_000_000
 #: Most bytes of samples one ``sample`` or ``report`` call draws.
 MAX_SAMPLE_BYTES = 4 * 2**30
-#: Bounds of the integer pipeline options every NICE-family pipeline understands.
-OPTION_BOUNDS = {"layers": 1000, "hidden": 1 << 20, "depth": 100}
 
 
 def check_sample_budget(count: int, features: int) -> None:
@@ -60,18 +59,6 @@ def check_run_output(path: Path, default_folder: bool = False) -> None:
         check_writable_folder(folder.parent, "run folder")
         return
     check_writable_folder(folder, "run file")
-
-
-def check_option_bounds(options: Mapping[str, Any]) -> None:
-    """``layers``, ``hidden`` and ``depth`` within :data:`OPTION_BOUNDS` (one line each)."""
-    for key, limit in OPTION_BOUNDS.items():
-        value = options.get(key)
-        if isinstance(value, bool) or (value is not None and not isinstance(value, int)):
-            raise ConfigurationError(f"{key} must be an integer, got {value!r}")
-        if isinstance(value, int) and value > limit:
-            raise ConfigurationError(
-                f"{key}={value:,} is more than flowkit builds (at most {limit:,})"
-            )
 
 
 def check_model_size(registry: Registry, config: RunConfig, event_shape: Sequence[int]) -> int:
@@ -97,14 +84,18 @@ def check_model_size(registry: Registry, config: RunConfig, event_shape: Sequenc
 
 def resumable_flow(registry: Registry, record: RunRecord, state: TrainState, path: Path) -> Flow:
     """The model of a resumed run, after checking every tensor of its checkpoint (weights,
-    best weights, Adam's moments and steps, generator states) against it."""
+    best weights, Adam's moments and steps, generator states) against it, and its stored
+    learning-rate schedule by the rules a new run's options follow."""
     shape = tuple(record.dataset_info.event_shape)
     tensors = {"model": record.model, "checkpoint/model": state.model}
     flow = rebuild_flow(registry, record.config, shape, path, tensors)
     try:
         check_train_state(state, flow)
+        check_scheduler_state(state.scheduler, record.config.train)
     except DamagedRunFile as err:
         raise err.at(path) from None
+    except ConfigurationError as err:
+        raise DamagedRunFile(f"checkpoint scheduler: {err}", path) from None
     return flow
 
 

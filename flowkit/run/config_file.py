@@ -27,6 +27,7 @@ from typing import Any
 import click
 
 from flowkit.errors import ConfigurationError
+from flowkit.options import MAX_VALUE_DEPTH, check_plain_value
 from flowkit.run.config import RunConfig
 from flowkit.train.options import TrainOptions
 
@@ -92,6 +93,14 @@ def load_config_file(spec: str, command: click.Command) -> FileConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigurationError(f"{source}: TOML syntax error: {err}") from None
+    except RecursionError:
+        raise ConfigurationError(
+            f"{source}: a value is nested more than {MAX_VALUE_DEPTH} levels deep"
+        ) from None
+    try:
+        check_plain_value(data, "a value", MAX_VALUE_DEPTH + 1)  # + 1: the file's own table
+    except ConfigurationError as err:
+        raise ConfigurationError(f"{source}: {err}") from None
     return parse_config(data, command, source)
 
 
@@ -222,7 +231,7 @@ def config_to_dict(config: RunConfig, command: click.Command) -> dict[str, Any]:
         ("dataset_options", config.dataset_options),
         ("train", train_rest),
     ):
-        table = _plain({k: v for k, v in table.items() if v is not None})
+        table = _plain({k: v for k, v in table.items() if v is not None}, name)
         if table:
             result[name] = table
     return result
@@ -235,7 +244,12 @@ def config_to_toml(config: RunConfig, command: click.Command, comment: str = "")
     except ImportError:  # pragma: no cover - a core dependency
         raise ConfigurationError("writing TOML needs tomli-w: pip install tomli-w") from None
     lines = [HEADER] + [f"# {line}" for line in comment.splitlines() if line]
-    return "\n".join(lines) + "\n" + tomli_w.dumps(config_to_dict(config, command))
+    values = config_to_dict(config, command)
+    try:
+        text = tomli_w.dumps(values)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise ConfigurationError(f"the configuration cannot be written as TOML: {err}") from None
+    return "\n".join(lines) + "\n" + text
 
 
 # ---- checks ----------------------------------------------------------------------------------
@@ -306,6 +320,8 @@ def _check_param(
         param.type_cast_value(ctx, value)
     except click.BadParameter as err:
         raise ConfigurationError(f"{source}: {key!r}: {err.format_message()}") from None
+    except ConfigurationError as err:  # a count beyond its bound (flowkit.cli.params.Count)
+        raise ConfigurationError(f"{source}: {key!r}: {err}") from None
     return value
 
 
@@ -332,12 +348,22 @@ def _like(default: Any, value: Any, source: str, key: str) -> Any:
     return float(value) if isinstance(default, float) else value
 
 
-def _plain(value: Any) -> Any:
-    """TOML-ready: tuples as lists, mappings as dicts, ``None`` entries dropped."""
+def _plain(value: Any, where: str = "") -> Any:
+    """TOML-ready: tuples as lists, mappings as dicts, ``None`` entries dropped; a ``None`` in a
+    list (TOML has no null, and dropping it would change the list) is one line naming it."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+        return {
+            str(k): _plain(v, f"{where}.{k}" if where else str(k))
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        if any(v is None for v in value):
+            raise ConfigurationError(
+                f"{where} = {list(value)!r:.60} holds null, which TOML cannot write; "
+                "give the option on the command line instead"
+            )
+        return [_plain(v, f"{where}[]") for v in value]
     return value
 
 

@@ -6,6 +6,12 @@ learning-rate schedule) in the run file's ``checkpoint`` group, so extending it 
 exactly where it stopped: on the CPU, training 10 epochs and then extending to 20 gives the
 weights of a 20-epoch run. Files written before that (flowkit 0.1) have no final state; they
 can still seed a new run with ``--init-from``.
+
+A completed run keeps its completed results until an extension completes: while it trains, the
+file is not rewritten, and it is replaced only by a version that has test results again
+(completed, or interrupted after its final evaluation; :func:`extension_replaces_file`). An
+extension that fails (an error, a non-finite loss) or is killed leaves the completed file as
+it was, and can be tried again from it.
 """
 
 from __future__ import annotations
@@ -14,13 +20,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowkit.errors import ConfigurationError, RunFileError
+from flowkit.errors import ConfigurationError, FlowkitError, RunFileError
 
 if TYPE_CHECKING:  # pragma: no cover
     from flowkit.flows import Flow
     from flowkit.io.runfile import RunRecord
     from flowkit.registry import Registry
     from flowkit.run.config import RunConfig
+
+
+class ExtensionFailedError(FlowkitError):
+    """Training further raised an error; the completed run file is unchanged."""
+
+
+def extension_replaces_file(status: str, results: Mapping[str, Any]) -> bool:
+    """Whether an extension of a completed run that ended with ``status`` and ``results``
+    replaces the completed file (only by a version with test results)."""
+    tested = "test_log_likelihood_nats" in results
+    return status == "completed" or (status == "interrupted" and tested)
 
 
 def check_resumable(path: Path, record: RunRecord, overrides: Mapping[str, Any]) -> None:
@@ -94,4 +111,11 @@ def check_init_source(path: str) -> str:
     return str(Path(path).resolve())
 
 
-__all__ = ["build_start_flow", "check_init_source", "check_resumable", "load_initial_weights"]
+__all__ = [
+    "ExtensionFailedError",
+    "build_start_flow",
+    "check_init_source",
+    "check_resumable",
+    "extension_replaces_file",
+    "load_initial_weights",
+]

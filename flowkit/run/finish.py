@@ -11,9 +11,11 @@ Every moment of a run has one outcome (docs/run-file.md, "Endings"):
 - the final write and after it: the signal is held until the file is complete, then said in
   one line; the file keeps the status it was written with.
 
-A run is ``failed`` (exit status 1) when its loss went non-finite, or when no epoch improved
-on the validation log-likelihood of the initial model: then the "best" model is the untrained
-one, and saying ``completed`` would hide that (e.g. ``--lr 10``).
+A run is ``failed`` (exit status 1) when it diverged: its loss went non-finite, or no epoch
+improved on the initial model and validation ended far worse than it started (more than
+:data:`DIVERGED_NATS_PER_DIMENSION`, e.g. ``--lr 10``). A run that never improved on a finite
+initial score without diverging is ``completed`` with a warning: its initial model may already
+be the best fit (a Gaussian prior with ZCA whitening on Gaussian data is the exact fit).
 """
 
 from __future__ import annotations
@@ -34,21 +36,33 @@ class DiskFullError(FlowkitError):
     """The run file could not be written for lack of space; the previous version is intact."""
 
 
-def final_status(result: TrainResult) -> tuple[str, str]:
-    """``(status, message)`` of a run whose training has ended."""
+#: Validation this many nats per dimension worse than the initial model's, in a run that never
+#: improved on it, is divergence (a failed run), not an initial model that was already good.
+DIVERGED_NATS_PER_DIMENSION = 0.5
+
+
+def final_status(result: TrainResult, dimensions: int = 1) -> tuple[str, str, str]:
+    """``(status, message, warning)`` of a run whose training has ended (``warning``: a line to
+    show besides, or empty); ``dimensions``: of one example, to judge divergence."""
     if result.stop_reason == "interrupted":
-        return "interrupted", result.message
+        return "interrupted", result.message, ""
     if result.stop_reason == "non-finite":
-        return "failed", result.message
-    if result.epochs_completed > 0 and result.best_epoch == 0:
-        initial = result.initial_valid_log_likelihood
-        shown = f"{-initial:.6g} nats" if math.isfinite(initial) else "not finite"
-        return "failed", (
-            f"training never improved on the initial validation score (NLL {shown}) in "
-            f"{result.epochs_completed} epoch(s): the stored model is the untrained one; "
-            "try a lower --lr"
-        )
-    return "completed", result.message
+        return "failed", result.message, ""
+    if result.epochs_completed == 0 or result.best_epoch != 0:
+        return "completed", result.message, ""
+    initial, epochs = result.initial_valid_log_likelihood, result.epochs_completed
+    never = f"training never improved on the initial validation score in {epochs} epoch(s)"
+    if not math.isfinite(initial):
+        return "failed", f"{never} (it is not finite); try a lower --lr", ""
+    last = result.history["valid_nll_nats"][-1]
+    if not last <= -initial + DIVERGED_NATS_PER_DIMENSION * max(dimensions, 1):
+        diverged = f"validation NLL {-initial:.6g} -> {last:.6g} nats"
+        return "failed", f"{never} and diverged ({diverged}); try a lower --lr", ""
+    warning = (
+        f"{never} (NLL {-initial:.6g} nats): the stored model is the initial one, which may "
+        "already be the best fit; if not, try a lower --lr"
+    )
+    return "completed", result.message, warning
 
 
 class RunWriter:
@@ -122,6 +136,7 @@ def results_of(result: TrainResult, parameters: int, device: Any) -> dict[str, A
 
 
 __all__ = [
+    "DIVERGED_NATS_PER_DIMENSION",
     "Checkpointer",
     "DiskFullError",
     "RunWriter",

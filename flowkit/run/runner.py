@@ -2,12 +2,15 @@
 
 :func:`start_run` and :func:`resume_run` are what ``flowkit run`` calls; they are usable from
 Python as well. Everything that can be wrong with the input is checked before the run file is
-touched, so bad input never writes or changes a file.
+touched, so bad input never writes or changes a file. A run claims its file first
+(:func:`flowkit.io.lock.claim_output`, held until the last write), so two runs never write one
+file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ import torch
 
 from flowkit.datasets import Dataset
 from flowkit.errors import ConfigurationError, DataError, FlowkitWarning
+from flowkit.io.lock import claim_output
 from flowkit.io.runfile import RunRecord, read_run_record, read_train_state, write_run_file
 from flowkit.run.artifacts import collect_environment, draw_samples, scaling_spectrum
 from flowkit.run.checks import (
@@ -35,9 +39,20 @@ from flowkit.run.config import (
     build_dataset,
     check_components,
 )
-from flowkit.run.extend import build_start_flow, check_resumable
+from flowkit.run.extend import (
+    ExtensionFailedError,
+    build_start_flow,
+    check_resumable,
+    extension_replaces_file,
+)
 from flowkit.run.finish import Checkpointer, RunWriter, final_status, results_of
-from flowkit.run.signals import hold_signals, sigterm_as_interrupt, stop_signals_request_stop
+from flowkit.run.output import (
+    DEFAULT_RUN_FOLDER,
+    check_output,
+    claim_default_path,
+    default_run_path,
+)
+from flowkit.run.signals import run_signals
 from flowkit.run.tracking import finish_trackers, notify_finished, open_trackers
 from flowkit.train.device import resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
@@ -60,6 +75,14 @@ class RunOutcome:
     status: str
     results: dict[str, Any]
     train: TrainResult
+    #: False when the file was left as it was (an extension of a completed run that did not
+    #: complete: the file still holds the completed run).
+    written: bool = True
+
+    @property
+    def shown(self) -> str:
+        """The status to show: the file's, or that the file was left as it was."""
+        return self.status if self.written else f"unchanged; extension {self.status}"
 
     @property
     def exit_code(self) -> int:
@@ -67,37 +90,6 @@ class RunOutcome:
 
 
 Echo = Callable[[str], None]
-
-
-#: Where a run without ``--out`` is written: the one folder flowkit creates.
-DEFAULT_RUN_FOLDER = Path("runs")
-
-
-def default_run_path(pipeline: str, directory: str | Path = DEFAULT_RUN_FOLDER) -> Path:
-    """``runs/<pipeline>-<local time>.h5``, not colliding with an existing file (the folder
-    is created: the one folder flowkit creates, see flowkit.io.space)."""
-    check_run_output(Path(directory) / "run.h5", default_folder=True)
-    try:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigurationError(f"cannot create the folder {directory}: {err.strerror}") from None
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(directory) / f"{pipeline}-{stamp}.h5"
-    counter = 2
-    while path.exists():
-        path = Path(directory) / f"{pipeline}-{stamp}-{counter}.h5"
-        counter += 1
-    return path
-
-
-def check_output(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise ConfigurationError(f"--out {path} is a directory; give a file name such as run.h5")
-    if path.exists() and not force:
-        raise ConfigurationError(
-            f"{path} already exists; use --force to overwrite it or --resume {path} to continue it"
-        )
-    check_run_output(path)
 
 
 def start_run(
@@ -117,36 +109,40 @@ def start_run(
     config.validate()
     check_components(registry, config.pipeline, config.pipeline_options)
     check_option_bounds(config.pipeline_options)
-    if out is None:
-        check_run_output(DEFAULT_RUN_FOLDER / "run.h5", default_folder=True)
-    else:
-        check_output(Path(out), force)
-    resolve_device(config.train.device)
-    dataset = build_dataset(registry, config)
-    splits = dataset.load()
-    check_training_data(splits, dataset.info().levels)
-    check_model_size(registry, config, dataset.event_shape)
-    config.dataset_options = absolute_paths(dataset.options)
-    torch.manual_seed(config.seed)  # the model's initial weights
-    flow = build_start_flow(registry, config, dataset.event_shape)  # --init-from: its weights
-    path = Path(out) if out is not None else default_run_path(config.pipeline)
-    created = _now()
-    return _execute(
-        registry,
-        config,
-        path,
-        dataset,
-        splits,
-        flow,
-        None,
-        created,
-        [],
-        callbacks,
-        progress,
-        checkpoint_seconds,
-        topology,
-        echo,
-    )
+    main = (topology or default_topology()).is_main_process
+    with contextlib.ExitStack() as claimed:
+        if out is None:
+            check_run_output(DEFAULT_RUN_FOLDER / "run.h5", default_folder=True)
+        else:
+            check_output(Path(out), force)
+            claimed.enter_context(claim_output(out, enabled=main))  # until the last write
+            if main:
+                check_output(Path(out), force)  # again: no other run can create it now
+        resolve_device(config.train.device)
+        dataset = build_dataset(registry, config)
+        splits = dataset.load()
+        check_training_data(splits, dataset.info().levels)
+        check_model_size(registry, config, dataset.event_shape)
+        config.dataset_options = absolute_paths(dataset.options)
+        torch.manual_seed(config.seed)  # the model's initial weights
+        flow = build_start_flow(registry, config, dataset.event_shape)  # --init-from: weights
+        path = Path(out) if out is not None else claim_default_path(config.pipeline, claimed, main)
+        return _execute(
+            registry,
+            config,
+            path,
+            dataset,
+            splits,
+            flow,
+            None,
+            _now(),
+            [],
+            callbacks,
+            progress,
+            checkpoint_seconds,
+            topology,
+            echo,
+        )
 
 
 def resume_run(
@@ -162,11 +158,20 @@ def resume_run(
 ) -> RunOutcome:
     """Continue an interrupted (or killed) run from its last checkpoint, in the same file."""
     path = Path(path)
+    main = (topology or default_topology()).is_main_process
+    if path.exists():
+        check_run_output(path)  # the lock file goes next to it
+    with claim_output(path, enabled=main and path.exists()):  # read it only once it is ours
+        return _resume(
+            registry, path, overrides, callbacks, progress, checkpoint_seconds, topology, echo
+        )
+
+
+def _resume(registry, path, overrides, callbacks, progress, checkpoint_seconds, topology, echo):
     record = read_run_record(path)
     check_resumable(path, record, overrides or {})  # a completed run: only to go further
     state = read_train_state(record, path)
     check_resume_epochs(state, overrides or {}, path)
-    check_run_output(path)
     flow = resumable_flow(registry, record, state, path)  # every tensor checked against it
     config = record.config
     for key, value in (overrides or {}).items():
@@ -201,6 +206,7 @@ def resume_run(
         checkpoint_seconds,
         topology,
         echo,
+        extending=record.status == "completed",
     )
 
 
@@ -219,6 +225,7 @@ def _execute(
     checkpoint_seconds,
     topology,
     echo,
+    extending=False,
 ) -> RunOutcome:
     topology = topology or default_topology()
     main = topology.is_main_process
@@ -265,11 +272,15 @@ def _execute(
         return record(status, state.history, state.best_model, state, message=message)
 
     write = RunWriter(path, write_run_file, main, state.epoch if state is not None else None)
-    checkpointer = Checkpointer(lambda state: write(running(state)), checkpoint_seconds)
+    # Extending a completed run: no checkpoint replaces the completed file (flowkit.run.extend).
+    checkpointer = Checkpointer(
+        lambda state: None if extending else write(running(state)), checkpoint_seconds
+    )
     all_callbacks = [checkpointer, *(progress_callbacks(progress) if main else []), *callbacks]
     open_trackers(all_callbacks, path, config, info, state.epoch if state else 0, main)
-    try:
-        with stop_signals_request_stop(topology):
+    with run_signals(topology) as signals:  # one handler to the end; its phase says what it does
+        signals.train()
+        try:
             result = fit(
                 flow,
                 splits,
@@ -279,23 +290,28 @@ def _execute(
                 state=state,
                 topology=topology,
             )
-    except Exception as err:
-        failure = f"{type(err).__name__}: {err}"
-        if checkpointer.latest is not None:
-            with contextlib.suppress(Exception):  # keep the original error in view
-                write(running(checkpointer.latest, "failed", failure))
-        if main:  # the trackers' runs end too, marked failed
-            finish_trackers(all_callbacks, "failed", {"message": failure})
-        raise
-    status, message = final_status(result)  # "failed" also when no epoch improved
-    if status == "failed":
-        warnings.warn(message, FlowkitWarning, stacklevel=2)
-    else:
-        say(f"stopped: {message}")
-    results = {**results_of(result, parameters, device), "message": message}
-    samples, spectrum = {}, None
-    try:
-        with sigterm_as_interrupt(topology):
+        except Exception as err:
+            signals.hold()
+            failure = f"{type(err).__name__}: {err}"
+            if checkpointer.latest is not None and not extending:
+                with contextlib.suppress(Exception):  # keep the original error in view
+                    write(running(checkpointer.latest, "failed", failure))
+            if main:  # the trackers' runs end too, marked failed
+                finish_trackers(all_callbacks, "failed", {"message": failure})
+            if extending:
+                raise ExtensionFailedError(
+                    f"training further failed ({failure}); {_unchanged(path, state)}"
+                ) from err
+            raise
+        status, message, warning = final_status(result, math.prod(info.event_shape))
+        if status == "failed" or warning:
+            warnings.warn(warning or message, FlowkitWarning, stacklevel=2)
+        if status != "failed":
+            say(f"stopped: {message}")
+        results = {**results_of(result, parameters, device), "message": message}
+        samples, spectrum = {}, None
+        try:
+            signals.finish()  # a stop asked for after the last step interrupts here
             topology.synchronize(flow)  # every process evaluates the weights rank 0 saves
             test = evaluate(
                 flow,
@@ -307,25 +323,29 @@ def _execute(
             results.update(test.as_dict("test_"), evaluation_seed=EVALUATION_SEED)
             samples = draw_samples(flow, config, info.event_shape, device)
             spectrum = scaling_spectrum(flow)
-    except KeyboardInterrupt:
-        status = "interrupted" if status == "completed" else status
-        results["message"] = message + "; interrupted: test evaluation skipped"
-    # Kept when completed too, so that --resume --epochs N can extend the run.
-    checkpoint = result.state if status in ("interrupted", "completed") else None
-    final = (result.history, result.best_model, checkpoint, results, samples, spectrum)
-    with hold_signals(topology) as held:  # the file is finished whatever arrives now
-        write(record(status, *final, message=results["message"]))
-        if "test_log_likelihood_nats" in results:
+            signals.hold()  # the file is finished whatever arrives now
+        except KeyboardInterrupt:
+            signals.interrupted()
+            status = "interrupted" if status == "completed" else status
+            results["message"] = message + "; interrupted: test evaluation skipped"
+        # Kept when completed too, so that --resume --epochs N can extend the run.
+        checkpoint = result.state if status in ("interrupted", "completed") else None
+        final = (result.history, result.best_model, checkpoint, results, samples, spectrum)
+        written = not extending or extension_replaces_file(status, results)
+        if written:
+            write(record(status, *final, message=results["message"]))
+        else:
+            warnings.warn(f"{status}: {_unchanged(path, state)}", FlowkitWarning, stacklevel=2)
+        if written and "test_log_likelihood_nats" in results:
             say(results_summary(results))
         if main:
             notify_finished(registry, all_callbacks, path, status, results)
-    if held.received:
-        warnings.warn(
-            f"{held.describe()} arrived while finishing: {path} is complete ({status})",
-            FlowkitWarning,
-            stacklevel=2,
-        )
-    return RunOutcome(path, status, results, result)
+        signals.report(path, status if written else "unchanged")
+    return RunOutcome(path, status, results, result, written)
+
+
+def _unchanged(path: Path, state: TrainState) -> str:
+    return f"{path} is unchanged: it holds the completed run of {state.epoch} epoch(s)"
 
 
 def _describe(dataset: Dataset) -> str:

@@ -1,7 +1,22 @@
-"""How a run answers SIGINT and SIGTERM: stop at the next training step, finish the file.
+"""How a run answers SIGINT and SIGTERM: one handler over its whole life, acting by phase.
 
-One process handles the signals here; several processes install their own handlers so they stop
-together (:mod:`flowkit.train.distributed`).
+One handler (:class:`RunSignals`) is installed for the whole run (by ``flowkit run`` for the
+whole command, else by :func:`flowkit.run.runner.start_run` itself), and what a signal does
+depends on where the run is (docs/run-file.md, "Endings"):
+
+- ``starting`` (arguments, data, model): ``KeyboardInterrupt`` at once; nothing is written;
+- ``training``: a request to stop at the next step (:meth:`Topology.request_stop`); a stop asked
+  after the last step interrupts the final evaluation instead of being lost;
+- ``finishing`` (final evaluation, samples): ``KeyboardInterrupt`` at once: evaluation skipped;
+- ``held`` (the final write and after it, up to the end of the command): recorded only, said
+  in one line once the file is complete.
+
+A signal that interrupts moves the run to ``held``, so a second Ctrl-C never interrupts the
+clean-up of the first. Having one handler, installed once, leaves no moment between two phases
+where Python's default handler would raise in the middle of a write.
+
+Several processes install their own handlers so they stop together
+(:mod:`flowkit.train.distributed`); there this handler is not installed.
 """
 
 from __future__ import annotations
@@ -9,81 +24,102 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
+from flowkit.errors import FlowkitWarning
 from flowkit.train.topology import Topology
 
 #: SIGINT (Ctrl-C) and SIGTERM (``kill``, job schedulers).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STARTING, TRAINING, FINISHING, HELD = "starting", "training", "finishing", "held"
+
+
+class RunSignals:
+    """The SIGINT and SIGTERM handler of one run (see the module documentation)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.phase = STARTING
+        self.installed = False
+        #: Signals that arrived while held (not yet reported).
+        self.received: list[int] = []
+        #: The signal whose KeyboardInterrupt is on its way (until :meth:`interrupted`).
+        self.interrupting: int | None = None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.phase == TRAINING:
+            self.topology.request_stop(signum, frame)
+        elif self.phase == HELD:
+            self.received.append(signum)
+        else:  # starting or finishing: stop now, once; what comes later waits
+            self.phase, self.interrupting = HELD, signum
+            raise KeyboardInterrupt
+
+    def train(self) -> None:
+        self.phase = TRAINING
+
+    def finish(self) -> None:
+        """Training is over: a stop asked for after its last step interrupts now."""
+        self.phase = FINISHING
+        if self.installed and self.topology.stop_requested:
+            self.topology.stop_requested = False
+            self.phase = HELD
+            raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        self.phase = HELD
+        if self.installed:  # training is over: a stop asked for now is only reported
+            self.topology.stop_requested = False
+
+    def interrupted(self) -> None:
+        """The KeyboardInterrupt was acted on (one raised inside a ``__del__`` is lost: then
+        its signal is reported with the held ones)."""
+        self.hold()
+        self.interrupting = None
+
+    def report(self, path: object, status: str) -> None:
+        """One warning line for the signals held so far (then forgotten), if any."""
+        held = self.take_received()
+        if held:
+            message = f"{held} arrived while finishing: {path} is complete ({status})"
+            warnings.warn(message, FlowkitWarning, stacklevel=3)
+
+    def take_received(self) -> str:
+        """The signals held so far, in words (``SIGINT and SIGTERM``; empty: none), forgotten."""
+        if self.interrupting is not None:
+            self.received.append(self.interrupting)
+            self.interrupting = None
+        names = sorted({signal.Signals(s).name for s in self.received})
+        self.received.clear()
+        return " and ".join(names)
 
 
 @contextlib.contextmanager
-def _handled(
-    topology: Topology, signums: Iterable[int], handler: Callable[[int, Any], None]
-) -> Iterator[None]:
-    """``handler`` answers ``signums`` inside the block; the previous handlers come back after.
+def run_signals(topology: Topology) -> Iterator[RunSignals]:
+    """Install a :class:`RunSignals` for the block, or join the one already installed (by
+    ``flowkit run`` around a whole command); the previous handlers come back after.
 
     Only the main thread of a single process installs handlers (several processes install their
     own, to stop together: flowkit.train.distributed).
     """
     if threading.current_thread() is not threading.main_thread() or topology.world_size > 1:
-        yield
+        yield RunSignals(topology)  # not installed: its phases change nothing
         return
-    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    current = signal.getsignal(signal.SIGINT)
+    if isinstance(current, RunSignals):
+        current.topology = topology
+        yield current
+        return
+    handler = RunSignals(topology)
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    handler.installed = True
     try:
-        yield
+        yield handler
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
 
 
-@contextlib.contextmanager
-def stop_signals_request_stop(topology: Topology) -> Iterator[None]:
-    """While training, SIGINT and SIGTERM ask ``topology`` to stop at the next step, so the run
-    file is finished from a safe point."""
-    with _handled(topology, STOP_SIGNALS, topology.request_stop):
-        yield
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt(topology: Topology) -> Iterator[None]:
-    """SIGTERM (``kill``, job schedulers) stops training like Ctrl-C: the file is finished."""
-    with _handled(topology, (signal.SIGTERM,), _interrupt):
-        yield
-
-
-class HeldSignals:
-    """Which signals arrived while held (see :func:`hold_signals`)."""
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-
-    def describe(self) -> str:
-        names = sorted({signal.Signals(s).name for s in self.received})
-        return " and ".join(names)
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        self.received.append(signum)
-
-
-@contextlib.contextmanager
-def hold_signals(topology: Topology) -> Iterator[HeldSignals]:
-    """SIGINT and SIGTERM are recorded, not acted on, while the file is finished (a write that
-    is cut short leaves the previous version, whose status is ``running``)."""
-    held = HeldSignals()
-    with _handled(topology, STOP_SIGNALS, held):
-        yield held
-
-
-__all__ = [
-    "STOP_SIGNALS",
-    "HeldSignals",
-    "hold_signals",
-    "sigterm_as_interrupt",
-    "stop_signals_request_stop",
-]
+__all__ = ["STOP_SIGNALS", "RunSignals", "run_signals"]

@@ -269,16 +269,17 @@ class DistributedTopology(Topology):
         self._pending_stop = (work, flag)
 
     def close(self) -> None:
-        """Leave the process group and restore the signal handlers (after a normal end; after a
-        failure, exiting the process is enough)."""
+        """Leave the process group, then restore the signal handlers (after a normal end; after
+        a failure, exiting the process is enough). Until the group is gone a signal only sets
+        the stop flag: a second Ctrl-C cannot interrupt the teardown."""
         if self._pending_stop is not None:
             self._pending_stop[0].wait()
             self._pending_stop = None
+        if dist.is_initialized():
+            dist.destroy_process_group()
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)
         self._previous_handlers.clear()
-        if dist.is_initialized():
-            dist.destroy_process_group()
 
 
 __all__ = [

@@ -13,9 +13,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowkit.errors import ConfigurationError
+from flowkit.options import check_count
 
 #: Learning-rate schedules (:mod:`flowkit.train.schedule`).
 LR_SCHEDULES = ("none", "cosine", "step")
+#: Largest seed (numpy's generators take seeds below 2**32).
+MAX_SEED = 2**32 - 1
+#: Most CPU threads a run may ask torch for.
+MAX_THREADS = 1024
+#: ``(least, most)`` of each integer option: the one schema of what a run accepts and of what
+#: its run file may hold (:mod:`flowkit.io.schema` reads it back with these bounds), so that
+#: every file flowkit writes reads back.
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "epochs": (0, 10**9),
+    "batch_size": (1, 2**31),
+    "patience": (0, 10**9),
+    "seed": (0, MAX_SEED),
+    "init_examples": (1, 2**31),
+    "eval_batch_size": (1, 2**31),
+    "lr_step_epochs": (1, 10**9),
+    "threads": (1, MAX_THREADS),
+}
+#: Number options that must be finite (and the run file's reader checks so): ``(least, whether
+#: the least is excluded)``; None where the option may be None.
+FLOAT_BOUNDS: dict[str, tuple[float, bool]] = {
+    "lr": (0.0, True),
+    "eps": (0.0, True),
+    "weight_decay": (0.0, False),
+    "max_seconds": (0.0, True),
+    "lr_gamma": (0.0, True),
+    "lr_min": (0.0, False),
+    "clip_grad_norm": (0.0, True),
+}
 
 
 @dataclass
@@ -69,6 +98,7 @@ class TrainOptions:
         """Raise :class:`ConfigurationError` for values that cannot work; return self."""
         from flowkit.train.precision import PRECISIONS, resolve_precision
 
+        self._check_bounds()  # first: the checks below compare these numbers
         checks = [
             (_is_int(self.epochs) and self.epochs >= 0, "epochs must be an integer >= 0"),
             (_is_int(self.batch_size) and self.batch_size >= 1, "batch size must be >= 1"),
@@ -121,6 +151,25 @@ class TrainOptions:
 
             resolve_precision(self.precision, resolve_device(self.device))
         return self
+
+    def _check_bounds(self) -> None:
+        """:data:`INT_BOUNDS` and :data:`FLOAT_BOUNDS` (one line each)."""
+        for name, (low, high) in INT_BOUNDS.items():
+            value = getattr(self, name)
+            if value is None and name == "threads":
+                continue
+            if not _is_int(value) or value < low:
+                raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
+            check_count(name, value, high)
+        for name, (least, open_) in FLOAT_BOUNDS.items():
+            value = getattr(self, name)
+            if value is None and name in ("max_seconds", "clip_grad_norm"):
+                continue
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            above = number and (value > least if open_ else value >= least)
+            if not (above and math.isfinite(value)):
+                bound = f"> {least:g}" if open_ else f">= {least:g}"
+                raise ConfigurationError(f"{name} must be a finite number {bound}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

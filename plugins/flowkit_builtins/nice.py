@@ -51,7 +51,12 @@ class NicePipeline(Pipeline):
     }
     component_arguments: ClassVar[dict[str, dict[str, str]]] = {
         "coupling": {**SIZE_FLAGS, "partition": "--partition", "parity": ""},
-        "conditioner": {"in_features": "", "out_features": "", **SIZE_FLAGS},
+        "conditioner": {
+            "in_features": "",
+            "out_features": "",
+            "context_features": "",
+            **SIZE_FLAGS,
+        },
         **STACK_ARGUMENTS,
     }
     contract_examples: ClassVar[list[dict[str, Any]]] = [

@@ -28,7 +28,6 @@ SIZE_FLAGS: dict[str, str] = {
     "hidden": "--hidden",
     "depth": "--depth",
     "activation": "--activation",
-    "context_features": "",
     "zero_init": "--set zero_init=false",
 }
 #: What the stack passes to its components itself (``Pipeline.component_arguments``).

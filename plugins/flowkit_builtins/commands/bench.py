@@ -8,7 +8,13 @@ import click
 from click.core import ParameterSource
 
 from flowkit import ConfigurationError
-from flowkit.bench.options import DEFAULT_MODELS, check_law, default_model
+from flowkit.bench.options import (
+    DEFAULT_MODELS,
+    MAX_REPEATS,
+    MAX_SPEED_ROUNDS,
+    check_law,
+    default_model,
+)
 from flowkit.bench.report import format_table, save_comparison_figure
 from flowkit.bench.runner import (
     AMP_DTYPES,
@@ -17,7 +23,7 @@ from flowkit.bench.runner import (
     run_bench,
 )
 from flowkit.cli import get_registry
-from flowkit.cli.params import SEED
+from flowkit.cli.params import SEED, Count
 from flowkit.io.benchfile import read_bench_file, write_bench_file
 from flowkit.io.space import check_writable_folder
 from flowkit.run.config import parse_assignment, resolve_dataset
@@ -127,7 +133,7 @@ def _command_line(ctx: click.Context) -> list[str]:
 )
 @click.option(
     "--repeats",
-    type=_positive,
+    type=Count(MAX_REPEATS),
     default=3,
     show_default=True,
     help="Seeds per law (seed, seed+1, ...): the spread is over these.",
@@ -204,7 +210,7 @@ def _command_line(ctx: click.Context) -> list[str]:
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option(
     "--speed-rounds",
-    type=_positive,
+    type=Count(MAX_SPEED_ROUNDS),
     default=3,
     show_default=True,
     help="Interleaved timing rounds (the median is reported).",

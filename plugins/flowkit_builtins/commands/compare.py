@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from flowkit import ConfigurationError
+from flowkit import ConfigurationError, RunFileError
 from flowkit.io.runfile import read_run_record
 from flowkit.run.summary import compare_rows, sort_rows, summary
 
@@ -38,19 +38,26 @@ def command(
     """One row per run: path, status, the options that differ between the runs, and the
     results (test bits/dim, test log-likelihood in nats, best epoch, epochs, seconds).
 
-    A folder is read as all its *.h5 files.
+    A folder is read as all its *.h5 files; those that are not readable run files (damaged, or
+    other HDF5 files such as `flowkit sample -o x.h5` writes) are skipped with one warning line
+    each. A file named on the command line must be a run file.
     """
     if as_json and as_csv:
         raise ConfigurationError("give --json or --csv, not both")
-    paths: list[Path] = []
+    summaries = []
     for name in run_files:
         path = Path(name)
-        paths += sorted(path.glob("*.h5")) if path.is_dir() else [path]
-    if not paths:
+        if not path.is_dir():
+            summaries.append(summary(read_run_record(path), path))
+            continue
+        for found in sorted(path.glob("*.h5")):
+            try:
+                summaries.append(summary(read_run_record(found), found))
+            except RunFileError as err:
+                click.echo(f"Warning: {_one_line(err)}; skipped", err=True)  # it names the file
+    if not summaries:
         raise ConfigurationError(f"no run files in {', '.join(run_files)}")
-    columns, rows = compare_rows(
-        (summary(read_run_record(p), p) for p in paths), all_options=all_options
-    )
+    columns, rows = compare_rows(summaries, all_options=all_options)
     if sort_key:
         if sort_key.lstrip("-") not in columns:
             raise ConfigurationError(
@@ -70,6 +77,11 @@ def command(
         widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
         for line in table:
             click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+
+
+def _one_line(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
 
 
 def _cell(value) -> str:

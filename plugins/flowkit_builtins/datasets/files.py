@@ -14,10 +14,15 @@ The CLI maps ``--dataset VALUE`` that is not a registered dataset name to this d
 ``cls(path=VALUE, ...)`` (reached through the registry, so the core imports no built-in).
 The path may carry the array's name: ``data.h5:images``, ``data.h5:group/images``,
 ``arrays.npz:x`` (or give ``key=``).
+
+Before reading, the declared size is checked against :data:`MAX_DATA_BYTES` (a header can declare
+any shape), and an HDF5 file is refused when it holds links or datasets that read outside it
+(:func:`flowkit.hdf5_hazard`: external links, virtual datasets, external storage).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowkit import ConfigurationError, DataError, Dataset
+from flowkit import ConfigurationError, DataError, Dataset, hdf5_hazard
 
 from .common import claim_options, positive_int
 
@@ -38,6 +43,9 @@ FORMATS: dict[str, str] = {
     ".h5": "hdf5",
     ".hdf5": "hdf5",
 }
+#: Most bytes of data a file may declare, counted as float32 (what flowkit trains on) or as stored
+#: when wider: a header declaring 10**12 rows is one line before anything is allocated.
+MAX_DATA_BYTES = 16 * 2**30
 _KEYED_SPEC = re.compile(r"^(.+?\.(?:h5|hdf5|npz)):(.+)$", re.IGNORECASE)
 _MAX_LISTED = 20
 
@@ -99,6 +107,8 @@ class FileDataset(Dataset):
         key = key if key is not None else spec_key
         if levels is not None:
             levels = positive_int(levels, "levels", minimum=2)
+        if not delimiter:
+            raise ConfigurationError("delimiter must be a character such as ',', got ''")
         self.path, self.key = file_path, key
         self.format = FORMATS.get(file_path.suffix.lower())
         if key is not None and self.format not in (None, "npz", "hdf5"):
@@ -144,8 +154,31 @@ class FileDataset(Dataset):
             if handle.read(len(magic)) != magic:
                 raise DataError(f"{self.path} is not a valid {what} file (wrong magic number)")
 
+    def _check_size(self, shape: tuple[int, ...], dtype: np.dtype, where: str) -> None:
+        """The declared size within :data:`MAX_DATA_BYTES` (before anything is read)."""
+        size = math.prod(shape) * max(dtype.itemsize, 4)
+        if size > MAX_DATA_BYTES:
+            rows = f"{shape[0]:,} examples of shape {tuple(shape[1:])}" if shape else "a value"
+            raise DataError(
+                f"{where} declares {rows} ({size / 2**30:,.0f} GiB); flowkit loads at most "
+                f"{MAX_DATA_BYTES // 2**30} GiB of data"
+            )
+
+    def _check_npy_header(self, stream, where: str) -> None:
+        try:
+            version = np.lib.format.read_magic(stream)
+            read = np.lib.format.read_array_header_1_0
+            if version != (1, 0):
+                read = np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(stream)
+        except ValueError as err:
+            raise DataError(f"{where} is not a valid .npy array ({err})") from None
+        self._check_size(shape, dtype, where)
+
     def _read_npy(self) -> np.ndarray:
         self._starts_with(b"\x93NUMPY", ".npy")
+        with open(self.path, "rb") as stream:
+            self._check_npy_header(stream, str(self.path))
         try:
             return np.load(self.path, allow_pickle=False)
         except ValueError as err:
@@ -164,9 +197,15 @@ class FileDataset(Dataset):
                 names = list(archive.files)
                 key = self._choose_key(names, "array")
                 self.key = key
+                member = f"{key}.npy"
+                if member in archive.zip.namelist():
+                    with archive.zip.open(member) as stream:
+                        self._check_npy_header(stream, f"{self.path}:{key}")
                 return archive[key]
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             raise DataError(f"{self.path} is not a valid .npz file ({err})") from None
+        except DataError:
+            raise
         except ValueError as err:
             raise DataError(f"{self.path}: cannot read array {self.key!r} ({err})") from None
 
@@ -223,6 +262,9 @@ class FileDataset(Dataset):
         except OSError as err:
             raise DataError(f"{self.path} is not a readable HDF5 file ({err})") from None
         with handle:
+            hazard = hdf5_hazard(handle)  # before anything is read
+            if hazard:
+                raise DataError(f"{self.path}: {hazard}")
             names: list[str] = []
             handle.visititems(
                 lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None
@@ -238,6 +280,7 @@ class FileDataset(Dataset):
                     f"datasets in the file: {_listing(names)}"
                 )
             self.key = key
+            self._check_size(node.shape or (), node.dtype, f"{self.path}:{key}")
             try:
                 return node[()]
             except (OSError, TypeError, ValueError) as err:

@@ -16,7 +16,7 @@ resolution once, so ``H`` and ``W`` must be divisible by ``2 ** levels`` (28x28:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
@@ -76,6 +76,10 @@ class ImagePipeline(Pipeline):
 
     contract_domain: ClassVar[str] = "unit"
     contract_examples: ClassVar[list[dict[str, Any]]] = _CONTRACT
+
+    def data_range(self, config: Mapping[str, Any]) -> tuple[float, float] | None:
+        """The logit layer takes (dequantised) pixels in [0, 1]."""
+        return (0.0, 1.0) if config.get("logit_alpha") else None
 
     def build(self, registry, features: int, config: dict[str, Any]) -> Flow:
         side = math.isqrt(features)

@@ -51,7 +51,12 @@ class MafPipeline(Pipeline):
     }
     component_arguments: ClassVar[dict[str, dict[str, str]]] = {
         "coupling": {},
-        "conditioner": {"params_per_value": "", "params_layout": "", **SIZE_FLAGS},
+        "conditioner": {
+            "params_per_value": "",
+            "params_layout": "",
+            "context_features": "",
+            **SIZE_FLAGS,
+        },
         **STACK_ARGUMENTS,
     }
     contract_examples: ClassVar[list[dict[str, Any]]] = [
