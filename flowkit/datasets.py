@@ -22,6 +22,8 @@ from flowkit.options import check_options, resolve_options
 
 #: Constructor arguments ``flowkit run`` passes itself, and the flags that set them.
 DATASET_ARGUMENTS = {"data_dir": "--data-dir", "seed": "--split-seed"}
+#: Most quantisation levels of a dataset (what a run file may record, :mod:`flowkit.io.schema`).
+MAX_LEVELS = 2**24
 
 
 @dataclass
@@ -143,7 +145,13 @@ class Dataset:
         return self._splits
 
     def _check_range(self, splits: Splits) -> None:
-        """The values (dequantised: ``(x + u) / levels``) lie in :attr:`required_range`."""
+        """At most :data:`MAX_LEVELS` levels, and the values (dequantised: ``(x + u) / levels``)
+        in :attr:`required_range`."""
+        if self.levels is not None and self.levels > MAX_LEVELS:
+            raise DataError(
+                f"{self.name} ({self.variant}) has {self.levels:,} quantisation levels; flowkit "
+                f"models at most {MAX_LEVELS:,}: store the data as floating point (continuous)"
+            )
         if self.required_range is None:
             return
         low, high = self.required_range
@@ -240,6 +248,7 @@ def dequantize(
 
 __all__ = [
     "DATASET_ARGUMENTS",
+    "MAX_LEVELS",
     "Dataset",
     "DatasetInfo",
     "Splits",

@@ -6,7 +6,12 @@ config file or from Python, and are recorded in the run file so that ``eval``, `
 ``inpaint`` and ``--resume`` build the same component again. :func:`constructor_options` reads
 what a class accepts from its ``__init__`` signature, following ``**kwargs`` into its base
 classes; :func:`check_options` rejects unknown names in one line that lists the known ones, and
-:func:`resolve_options` adds the defaults of the ones not given, for the record.
+values of another type than the option's (:func:`option_types`: its annotation, else its
+default's type; a boolean also takes yes/no and 1/0, made ``True``/``False`` by
+:func:`coerce_options`), and :func:`resolve_options` adds the defaults of the ones not given,
+for the record.
+:func:`check_count` is the one rule that bounds every count (``--layers``, glow's ``steps``,
+``eval --draws``, ``bench --repeats``...).
 """
 
 from __future__ import annotations

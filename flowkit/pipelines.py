@@ -56,7 +56,7 @@ class Pipeline:
         for key, value in options.items():
             default, what = self.defaults[key], key  # as --set KEY=VALUE names it
             check_plain_value(value, f"pipeline option {key}")
-            if isinstance(default, Mapping) and not isinstance(value, Mapping):
+            if isinstance(default, Mapping) and not isinstance(value, (Mapping, type(None))):
                 raise ConfigurationError(
                     f"{what} must map option names to values, got {value!r:.60}"
                 )

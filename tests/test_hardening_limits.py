@@ -11,6 +11,7 @@ import json
 import sys
 
 import h5py
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -251,3 +252,17 @@ def test_huge_sizes_in_a_run_file_are_one_line(
     source = glow_run if which == "glow" else limit_runs["most"]
     path = _edited(source, tmp_path / "r.h5", **options)
     refused(flowkit(command, path), match)
+
+
+@pytest.mark.parametrize("most", [2**24 - 1, 2**24])
+def test_quantisation_levels_beyond_what_a_run_file_holds_are_one_line(tmp_path, out, most):
+    values = np.random.default_rng(0).integers(0, 1000, size=(100, 2))
+    values[0, 0] = most  # levels: most + 1
+    np.save(tmp_path / "counts.npy", values)
+    args = ["run", "nice", "--dataset", tmp_path / "counts.npy", *TINY, "--epochs", 0]
+    result = flowkit(*args, "--out", out / "r.h5")
+    if most + 1 > 2**24:
+        refused(result, "quantisation levels; flowkit models at most 16,777,216", out)
+    else:
+        ok(result)
+        assert "levels" in ok(flowkit("show", out / "r.h5")).output

@@ -211,6 +211,19 @@ def test_image_data_outside_the_unit_range_is_refused_in_one_line(
     refused(result, "models values in [0, 1]", out)
 
 
+def test_eval_on_other_image_data_outside_the_unit_range_is_one_line(tmp_path, out):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "unit.npy", rng.uniform(0, 1, size=(60, 1, 4, 4)).astype("float32"))
+    np.save(tmp_path / "wide.npy", rng.normal(size=(60, 1, 4, 4)).astype("float32"))
+    run = out / "r.h5"
+    result = flowkit("run", "glow", "--dataset", tmp_path / "unit.npy", *IMAGE, "--epochs", 0,
+                     "--out", run)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run.rename(tmp_path / "r.h5")
+    refused(flowkit("eval", tmp_path / "r.h5", "--data", tmp_path / "wide.npy"),
+            "models values in [0, 1]", out)  # fmt: skip
+
+
 def test_integer_pixels_are_scaled_by_their_levels(tmp_path, out):
     pixels = np.random.default_rng(0).integers(0, 256, size=(60, 1, 4, 4)).astype("uint8")
     np.save(tmp_path / "pixels.npy", pixels)

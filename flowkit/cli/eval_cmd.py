@@ -13,7 +13,7 @@ from flowkit.cli.params import Count
 from flowkit.errors import DataError
 from flowkit.io.runfile import load_run
 from flowkit.metrics import bits_per_dim
-from flowkit.run.config import resolve_dataset
+from flowkit.run.config import RunConfig, require_data_range, resolve_dataset
 from flowkit.train.device import DEVICE_HELP, resolve_device
 from flowkit.train.evaluation import EVALUATION_SEED, evaluate
 
@@ -73,7 +73,7 @@ def command(
         values = run.load_dataset(registry).load().test
         levels, source, split = run.levels, run.dataset_info["name"], "test"
     else:
-        values, levels = _all_examples(registry, data, data_dir)
+        values, levels = _all_examples(registry, data, data_dir, run.run_config)
         source, split = data, "all"
         _check_compatible(run, values, levels, data)
     result = evaluate(run.flow, values, levels, batch_size=batch_size, device=target)
@@ -127,10 +127,12 @@ def command(
         )
 
 
-def _all_examples(registry, spec: str, data_dir: str | None) -> tuple[torch.Tensor, int | None]:
+def _all_examples(
+    registry, spec: str, data_dir: str | None, config: RunConfig
+) -> tuple[torch.Tensor, int | None]:
     name, options = resolve_dataset(registry, spec)
     dataset = registry.get("dataset", name)(data_dir=data_dir, **options)
-    splits = dataset.load()
+    splits = require_data_range(registry, dataset, config).load()
     return torch.cat(list(splits)), dataset.levels
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from flowkit.options import check_count
+from flowkit.run.config import MAX_SAMPLES
 from flowkit.train.options import MAX_SEED
 
 #: Seeds: numpy and torch generators take 0 .. 2**32 - 1.
@@ -26,6 +27,9 @@ class Count(click.IntRange):
         super().__init__(min=minimum)
         self.limit = limit
 
+    def _describe_range(self) -> str:
+        return f"{self.min}<=x<={self.limit}"
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         count = super().convert(value, param, ctx)
         flag = param.opts[0] if param is not None and param.opts else "value"
@@ -33,4 +37,7 @@ class Count(click.IntRange):
         return count
 
 
-__all__ = ["SEED", "STEPS", "Count"]
+#: Samples stored per temperature in a run file (``run --num-samples``).
+SAMPLES = Count(MAX_SAMPLES, minimum=0)
+
+__all__ = ["SAMPLES", "SEED", "STEPS", "Count"]

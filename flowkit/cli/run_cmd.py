@@ -12,13 +12,12 @@ from click.core import ParameterSource
 from flowkit.cli import get_registry
 from flowkit.cli.component_options import apply_component_options, option_flags
 from flowkit.cli.experiment_flags import config_option, init_from_option
-from flowkit.cli.params import SEED, Count
+from flowkit.cli.params import SAMPLES, SEED, Count
 from flowkit.cli.precision_options import precision_options
 from flowkit.cli.train_flags import training_flags
 from flowkit.errors import ConfigurationError, FlowkitWarning
 from flowkit.run import config_file
 from flowkit.run.config import (
-    MAX_SAMPLES,
     RunConfig,
     parse_assignment,
     resolve_dataset,
@@ -200,7 +199,7 @@ class RunCommand(click.Command):
 @precision_options
 @click.option(
     "--num-samples",
-    type=Count(MAX_SAMPLES, minimum=0),
+    type=SAMPLES,
     default=64,
     show_default=True,
     help="Samples stored per temperature (1.0 and 0.75).",

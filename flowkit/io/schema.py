@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from flowkit.datasets import MAX_LEVELS
 from flowkit.errors import ConfigurationError, RunFileError
 from flowkit.run.config import MAX_SAMPLES, MAX_TEMPERATURES
 from flowkit.train.options import FLOAT_BOUNDS, INT_BOUNDS, MAX_SEED
@@ -216,7 +217,7 @@ def check_dataset_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
         f"dataset.event_shape {dims} has more than {MAX_FEATURES:,} dimensions",
     )
     if attrs.get("quantised"):
-        integer(attrs.get("levels"), "dataset.levels", 2, 2**24)
+        integer(attrs.get("levels"), "dataset.levels", 2, MAX_LEVELS)
     extra = attrs.get("extra")
     want(extra is None or isinstance(extra, dict), "dataset.extra is not a JSON object")
     for key, value in attrs.items():

@@ -208,7 +208,13 @@ def build_dataset(registry: Registry, config: RunConfig) -> Dataset:
     dataset = cls(data_dir=config.data_dir, seed=config.split_seed, **given)
     # What the run file records: every option with its value, so eval rebuilds the same data.
     dataset.options = {**resolved, **dataset.options}
-    pipeline = registry.get("pipeline", config.pipeline)() if config.pipeline else None
+    return require_data_range(registry, dataset, config)
+
+
+def require_data_range(registry: Registry, dataset: Dataset, config: RunConfig) -> Dataset:
+    """``dataset``, set to refuse (when it loads) values outside the range ``config``'s model
+    takes (:meth:`Pipeline.data_range`, e.g. [0, 1] before a logit) in one line."""
+    pipeline = registry.get("pipeline", config.pipeline)()
     data_range = getattr(pipeline, "data_range", None)
     if callable(data_range):
         dataset.required_range = data_range(config.pipeline_options)
@@ -259,6 +265,7 @@ __all__ = [
     "check_option_bounds",
     "looks_like_path",
     "parse_assignment",
+    "require_data_range",
     "resolve_dataset",
     "resolve_pipeline_options",
 ]
